@@ -1,0 +1,1 @@
+"""Evaluation math: pure functions of arrays."""
