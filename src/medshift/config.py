@@ -81,7 +81,9 @@ class SimulateConfig:
 
     @property
     def digest(self) -> str:
-        """Short hash of everything that changes the images (not the worker count)."""
+        """Short hash of what changes any one image: not which or how many subjects, views
+        and classes are rendered, nor the worker count (keyed seeds make those independent)."""
         d = self.to_dict()
-        d.pop("workers")
+        for key in ("workers", "subjects", "first_subject", "views", "classes"):
+            d.pop(key)
         return hashlib.sha256(json.dumps(d, sort_keys=True).encode()).hexdigest()[:16]

@@ -90,8 +90,9 @@ def build_dataset(stored: np.ndarray, window: tuple[float, float], ident: ImageI
         _exposure_tags(ds, spec, params)
     ds.Grid = "NONE" if synthetic else "IN"
     ds.BurnedInAnnotation = "NO"
+    # set_pixel_data would otherwise replace our deterministic SOP Instance UID by a random one
     ds.set_pixel_data(stored.astype(np.uint16), photometric_interpretation="MONOCHROME2",
-                      bits_stored=12)
+                      bits_stored=12, generate_instance_uid=False)
     spacing = geom.pixel_mm(stored.shape[0])
     ds.ImagerPixelSpacing = [f"{spacing:.4f}", f"{spacing:.4f}"]
     ds.PixelIntensityRelationship = "LIN" if synthetic else "DISP"

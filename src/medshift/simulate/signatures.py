@@ -29,18 +29,19 @@ def qc_mtf50(geom: ViewGeometry, spec: RealClassSpec | SynClassSpec, params: Ima
              fpn: np.ndarray) -> float:
     """Effective MTF50 (cyc/mm at the detector) of the class chain on the noise-free edge."""
     n_full = fpn.shape[0]
-    qc_geom = dataclasses.replace(geom, det_side_cm=geom.det_side_cm * QC_SIZE / n_full,
+    n = min(QC_SIZE, n_full)
+    qc_geom = dataclasses.replace(geom, det_side_cm=geom.det_side_cm * n / n_full,
                                   shutters=(0.0, 0.0, 0.0, 0.0))
-    maps, mask = edge_phantom(QC_SIZE), np.ones((QC_SIZE, QC_SIZE), bool)
+    maps, mask = edge_phantom(n), np.ones((n, n), bool)
     rng = np.random.default_rng(0)  # noise is not used: the clean render is measured
     if isinstance(spec, SynClassSpec):
         rendered = render_synthetic(maps, spec, params, mask, rng)
         clean = rendered.clean
     else:
-        rendered = render_real(maps, qc_geom, spec, params, fpn[:QC_SIZE, :QC_SIZE], mask, rng)
+        rendered = render_real(maps, qc_geom, spec, params, fpn[:n, :n], mask, rng)
         clean = rendered.clean
-    inner = clean[16:-16, 16:-16]
-    f, mtf = mtf_edge(inner, qc_geom.pixel_mm(QC_SIZE))
+    inner = clean[n // 8:-n // 8, n // 8:-n // 8]
+    f, mtf = mtf_edge(inner, qc_geom.pixel_mm(n))
     return mtf50(f, mtf)
 
 
@@ -49,6 +50,7 @@ def noise_signature(rendered: Rendered, head: np.ndarray, pixel_mm: float
     """Residual noise sigma and radial NPS (display units) inside the unsaturated head."""
     residual = rendered.display.astype(np.float64) - rendered.clean
     region = head & (rendered.clean > 0.03) & (rendered.clean < 0.97)
-    nps, freqs, _ = nps2d(residual, 32, 16, pixel_mm, region)
+    roi = max(8, min(32, residual.shape[0] // 8))
+    nps, freqs, _ = nps2d(residual, roi, roi // 2, pixel_mm, region)
     f, radial = radial_nps(nps, freqs)
     return float(residual[region].std()), nps_centroid(f, radial), f, radial

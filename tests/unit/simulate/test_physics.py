@@ -8,7 +8,13 @@ import pytest
 from medshift.simulate.geometry import ViewGeometry, sample_view
 from medshift.simulate.phantom import build_head, ellipsoid, forbild_head
 from medshift.simulate.primitives import (
-    Primitive, chord, contains, ray_interval, rot_x, rot_z, union_length,
+    Primitive,
+    chord,
+    contains,
+    ray_interval,
+    rot_x,
+    rot_z,
+    union_length,
 )
 from medshift.simulate.projector import chord_maps
 from medshift.simulate.tables import load_tables

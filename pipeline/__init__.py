@@ -1,0 +1,1 @@
+"""Thin pipeline edges: tracking and orchestration live here, never in src/medshift."""
