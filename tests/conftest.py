@@ -23,3 +23,31 @@ def tiny_sim_config():
         return SimulateConfig(**base)
 
     return make
+
+
+@pytest.fixture(scope="session")
+def simulated_tree(tmp_path_factory):
+    """A small simulated DICOM tree (8 subjects x 2 views x 5 classes, 64 px), made once."""
+    from medshift.config import SimulateConfig
+    from medshift.simulate.dataset import simulate_dataset
+
+    root = tmp_path_factory.mktemp("simulated")
+    cfg = SimulateConfig(subjects=8, views=("PA", "LAT_R"), size=64, workers=2, supersample=1)
+    simulate_dataset(cfg, root, progress=False)
+    return root
+
+
+@pytest.fixture
+def ingest_config():
+    """The project's own params.yaml ingest section, pointed at given trees."""
+    from pathlib import Path
+
+    from medshift.config import IngestConfig, load_section
+
+    params = load_section(Path(__file__).resolve().parents[1] / "params.yaml", "ingest")
+
+    def make(*sources, workers=1, size=32):
+        return IngestConfig.from_params({**params, "sources": list(sources), "workers": workers,
+                                         "size": size})
+
+    return make

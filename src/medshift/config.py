@@ -87,3 +87,98 @@ class SimulateConfig:
         for key in ("workers", "subjects", "first_subject", "views", "classes"):
             d.pop(key)
         return hashlib.sha256(json.dumps(d, sort_keys=True).encode()).hexdigest()[:16]
+
+
+@dataclass(frozen=True)
+class ClassRule:
+    """One (domain, dose) class: its id, and how to recognise it from standard metadata.
+
+    ``dicom`` maps DICOM keywords to case-insensitive regular expressions that must all
+    match (multi-valued elements are joined with a backslash); ``folder`` is a regular
+    expression searched in a file's path relative to its source root.
+    """
+
+    id: str
+    domain: str
+    dose: str
+    dicom: tuple[tuple[str, str], ...] = ()
+    folder: str | None = None
+
+    @classmethod
+    def from_params(cls, values: dict[str, Any]) -> ClassRule:
+        values = dict(values)
+        values["dicom"] = tuple((values.get("dicom") or {}).items())
+        return _from_mapping(cls, values, "ingest.classes")
+
+
+@dataclass(frozen=True)
+class SourceConfig:
+    """An input tree: ``dicom`` (any file, decoded by pydicom), ``folders`` (PNG/TIFF whose
+    relative path names the class) or ``csv`` (a mapping file: path, class, subject_id, view)."""
+
+    path: str
+    kind: str = "dicom"
+    subject_pattern: str = r"(?P<subject>[^/]+)/(?P<view>[^/]+)\.[^./]+$"
+    bone_bright: bool = True
+    exclude: tuple[str, ...] = ()  # fnmatch patterns on the path relative to the source
+
+    def __post_init__(self) -> None:
+        if self.kind not in ("dicom", "folders", "csv"):
+            raise ConfigError(f"params.ingest.sources: kind must be dicom|folders|csv, "
+                              f"got {self.kind!r} for {self.path}")
+
+
+@dataclass(frozen=True)
+class IngestConfig:
+    """params.ingest: source trees, class rules, working size."""
+
+    sources: tuple[SourceConfig, ...]
+    classes: tuple[ClassRule, ...]
+    size: int = 128
+    workers: int = 2
+
+    def __post_init__(self) -> None:
+        ids = [c.id for c in self.classes]
+        if not ids or len(set(ids)) != len(ids):
+            raise ConfigError("params.ingest.classes: need at least one class, ids unique")
+        if not self.sources:
+            raise ConfigError("params.ingest.sources: need at least one source")
+        if not 16 <= self.size <= 4096:
+            raise ConfigError("params.ingest.size must be in 16..4096")
+
+    @classmethod
+    def from_params(cls, values: dict[str, Any]) -> IngestConfig:
+        values = dict(values)
+        values["sources"] = tuple(_from_mapping(SourceConfig, s, "ingest.sources")
+                                  for s in values.get("sources", ()))
+        values["classes"] = tuple(ClassRule.from_params(c) for c in values.get("classes", ()))
+        return _from_mapping(cls, values, "ingest")
+
+    @property
+    def class_ids(self) -> tuple[str, ...]:
+        return tuple(c.id for c in self.classes)
+
+
+@dataclass(frozen=True)
+class SplitConfig:
+    """params.split: subject-grouped train/val/test fractions and unpaired training."""
+
+    fractions: tuple[tuple[str, float], ...] = (("train", 0.7), ("val", 0.15), ("test", 0.15))
+    seed: int = 0
+    unpaired_train: bool = True
+    tolerance: float = 0.1
+
+    def __post_init__(self) -> None:
+        names = [n for n, _ in self.fractions]
+        if names != ["train", "val", "test"]:
+            raise ConfigError("params.split.fractions must list train, val, test in order")
+        if abs(sum(f for _, f in self.fractions) - 1) > 1e-6 or min(
+                f for _, f in self.fractions) <= 0:
+            raise ConfigError("params.split.fractions must be positive and sum to 1")
+
+    @classmethod
+    def from_params(cls, values: dict[str, Any]) -> SplitConfig:
+        values = dict(values)
+        if "fractions" in values:
+            values["fractions"] = tuple(values["fractions"].items())
+        return _from_mapping(cls, values, "split")

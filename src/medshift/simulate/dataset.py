@@ -7,8 +7,6 @@ So any subset, order or worker count gives byte-identical files.
 
 from __future__ import annotations
 
-import json
-import os
 import platform
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import asdict, dataclass
@@ -19,6 +17,7 @@ from threadpoolctl import threadpool_limits
 from tqdm import tqdm
 
 from medshift.config import SimulateConfig
+from medshift.io import write_csv, write_json, write_npz
 from medshift.simulate.classes import RealClassSpec, class_spec, sample_params
 from medshift.simulate.dicom_writer import ImageIdentity, build_dataset, write_atomic
 from medshift.simulate.formation import detector_fpn, render_real, render_synthetic, shutter_map
@@ -123,12 +122,9 @@ def render_subject(cfg: SimulateConfig, subject: int, out: Path) -> list[dict]:
 
 def _write_truth(path: Path, clean: dict[str, np.ndarray], head: np.ndarray,
                  real_head: np.ndarray) -> None:
-    """Noise-free renders as uint16 (1/65535 steps) plus the head masks, atomically."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.stem}.tmp.npz")
+    """Noise-free renders as uint16 (1/65535 steps) plus the head masks."""
     arrays = {k: np.round(np.clip(v, 0, 1) * 65535).astype(np.uint16) for k, v in clean.items()}
-    np.savez_compressed(tmp, head_mask=head, real_head_mask=real_head, **arrays)
-    os.replace(tmp, path)
+    write_npz(path, head_mask=head, real_head_mask=real_head, **arrays)
 
 
 def _render_task(args: tuple[SimulateConfig, int, str]) -> list[dict]:
@@ -166,9 +162,7 @@ def simulate_dataset(cfg: SimulateConfig, out: Path, progress: bool = True) -> l
 def _write_manifest(path: Path, records: list[dict]) -> None:
     import pandas as pd
 
-    tmp = path.with_name(f".{path.name}.tmp")
-    pd.DataFrame(records).to_csv(tmp, index=False, float_format="%.6g")
-    os.replace(tmp, path)
+    write_csv(path, pd.DataFrame(records), float_format="%.6g")
 
 
 def _write_card(path: Path, cfg: SimulateConfig, records: list[dict]) -> None:
@@ -197,6 +191,4 @@ def _write_card(path: Path, cfg: SimulateConfig, records: list[dict]) -> None:
                    "manifest": "manifest.csv"},
         "deviations_from_spec": list(DEVIATIONS),
     }
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(json.dumps(card, indent=2) + "\n")
-    os.replace(tmp, path)
+    write_json(path, card)

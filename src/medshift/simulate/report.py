@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import json
-import os
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
+
+from medshift.io import write_figure
 
 FEATURES = ("sigma", "nps_centroid", "mtf50")
 
@@ -55,14 +55,6 @@ def summarise(records: list[dict]) -> dict:
     }
 
 
-def write_json(path: Path, payload: dict) -> None:
-    """Atomic JSON write."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(json.dumps(payload, indent=2) + "\n")
-    os.replace(tmp, path)
-
-
 def class_figure(dataset_dir: Path, subject: int, view: str, classes: list[str], path: Path,
                  crop: float = 0.3) -> None:
     """One subject and view in every class, with a zoomed centre crop under each."""
@@ -88,7 +80,7 @@ def class_figure(dataset_dir: Path, subject: int, view: str, classes: list[str],
             ax.set_axis_off()
     fig.suptitle(f"subject {subject:04d}, view {view}: the same anatomy in every class")
     fig.tight_layout()
-    _save(fig, path)
+    write_figure(path, fig)
 
 
 def nps_figure(results: list[dict], path: Path) -> None:
@@ -111,14 +103,4 @@ def nps_figure(results: list[dict], path: Path) -> None:
     ax.set_title("Noise power spectra per class")
     ax.legend()
     fig.tight_layout()
-    _save(fig, path)
-
-
-def _save(fig, path: Path) -> None:
-    import matplotlib.pyplot as plt
-
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.stem}.tmp{path.suffix}")
-    fig.savefig(tmp, dpi=110)
-    plt.close(fig)
-    os.replace(tmp, path)
+    write_figure(path, fig)

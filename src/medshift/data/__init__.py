@@ -1,0 +1,1 @@
+"""Data tier: DICOM/raster decoding, ingestion to a manifest, splits, validation."""

@@ -1,0 +1,149 @@
+"""great-expectations suites for the manifest and the splits (1.x API, ephemeral context).
+
+Suites are defined in code. A failed expectation raises ``ValidationFailed`` whose message
+names the expectation, the column(s) and example values; the full results are returned for
+``reports/validation/``.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+
+import pandas as pd
+
+from medshift.config import IngestConfig, SplitConfig
+
+
+class ValidationFailed(ValueError):
+    """At least one expectation failed; the message lists each failure."""
+
+
+@dataclass(frozen=True)
+class Check:
+    """Expectations (great_expectations.expectations classes + kwargs) on one table."""
+
+    table: str
+    frame: pd.DataFrame
+    expectations: list
+
+
+def _gx():
+    os.environ.setdefault("GX_ANALYTICS_ENABLED", "false")
+    import great_expectations as gx
+    import great_expectations.expectations as gxe
+    from great_expectations.data_context.types.base import ProgressBarsConfig
+
+    context = gx.get_context(mode="ephemeral")
+    context.variables.progress_bars = ProgressBarsConfig(globally=False)
+    return gx, gxe, context
+
+
+def run_checks(checks: list[Check]) -> dict:
+    """Validate every table; returns a JSON-friendly report, raises on any failure."""
+    gx, _, context = _gx()
+    source = context.data_sources.add_pandas(name="medshift")
+    report, failures = {"success": True, "tables": {}}, []
+    for check in checks:
+        asset = source.add_dataframe_asset(name=check.table)
+        batch_def = asset.add_batch_definition_whole_dataframe("whole")
+        suite = gx.ExpectationSuite(name=f"{check.table}_suite", expectations=check.expectations)
+        batch = batch_def.get_batch(batch_parameters={"dataframe": check.frame})
+        result = batch.validate(suite, result_format="COMPLETE")
+        rows = [_describe(check.table, r) for r in result.results]
+        report["tables"][check.table] = {"success": bool(result.success), "expectations": rows}
+        failures += [r for r in rows if not r["success"]]
+    report["success"] = not failures
+    report["failures"] = failures
+    if failures:
+        lines = [f"{f['table']}: {f['expectation']} on {f['column']} failed "
+                 f"({f['unexpected_count']} unexpected; e.g. {f['examples']}){f['observed']}"
+                 for f in failures]
+        raise _failed(lines, report)
+    return report
+
+
+def _failed(lines: list[str], report: dict) -> ValidationFailed:
+    exc = ValidationFailed("data validation failed:\n  " + "\n  ".join(lines))
+    exc.report = report
+    return exc
+
+
+def _describe(table: str, r) -> dict:
+    cfg, res = r.expectation_config, r.result or {}
+    kwargs = {k: v for k, v in cfg.kwargs.items() if k not in ("batch_id",)}
+    column = kwargs.get("column") or kwargs.get("column_list") or "(table)"
+    observed = res.get("observed_value")
+    return {"table": table, "expectation": cfg.type, "column": column,
+            "success": bool(r.success), "unexpected_count": res.get("unexpected_count", 0),
+            "examples": [str(v) for v in (res.get("partial_unexpected_list") or [])[:5]],
+            "observed": "" if observed is None else f"; observed {observed}"}
+
+
+def manifest_checks(manifest: pd.DataFrame, cfg: IngestConfig) -> list[Check]:
+    """Schema, value sets, ranges, uniqueness and completeness of the manifest."""
+    from medshift.data.ingest import MANIFEST_COLUMNS
+
+    _, gxe, _ = _gx()
+    required = ("image_id", "subject_id", "view", "domain", "dose", "label", "class_name",
+                "path", "sha256", "rows", "cols", "modality", "photometric", "bits_stored")
+    exp = [gxe.ExpectTableColumnsToMatchSet(column_set=list(MANIFEST_COLUMNS), exact_match=True),
+           gxe.ExpectTableRowCountToBeBetween(min_value=1),
+           gxe.ExpectColumnValuesToBeUnique(column="image_id"),
+           gxe.ExpectColumnValuesToBeUnique(column="sha256"),
+           gxe.ExpectCompoundColumnsToBeUnique(column_list=["subject_id", "view", "class_name"]),
+           gxe.ExpectColumnValuesToBeInSet(column="class_name", value_set=list(cfg.class_ids)),
+           gxe.ExpectColumnValuesToBeInSet(column="domain",
+                                           value_set=sorted({c.domain for c in cfg.classes})),
+           gxe.ExpectColumnValuesToBeInSet(column="dose",
+                                           value_set=sorted({c.dose for c in cfg.classes})),
+           gxe.ExpectColumnValuesToBeBetween(column="label", min_value=0,
+                                             max_value=len(cfg.classes) - 1),
+           gxe.ExpectColumnValuesToBeBetween(column="rows", min_value=8, max_value=16384),
+           gxe.ExpectColumnValuesToBeBetween(column="cols", min_value=8, max_value=16384),
+           gxe.ExpectColumnValuesToBeBetween(column="kvp", min_value=40, max_value=150),
+           gxe.ExpectColumnValuesToBeBetween(column="pixel_spacing_mm", min_value=0.01,
+                                             max_value=20.0),
+           gxe.ExpectColumnValuesToBeInSet(column="photometric",
+                                           value_set=["MONOCHROME1", "MONOCHROME2"]),
+           gxe.ExpectColumnValueLengthsToEqual(column="sha256", value=64)]
+    exp += [gxe.ExpectColumnValuesToNotBeNull(column=c) for c in required]
+    return [Check("manifest", manifest, exp)]
+
+
+def split_checks(splits: pd.DataFrame, manifest: pd.DataFrame, cfg: SplitConfig,
+                 class_ids: tuple[str, ...]) -> list[Check]:
+    """No subject in two splits, every class in every split, fractions within tolerance,
+    complete test subjects, and unpaired training when asked for."""
+    _, gxe, _ = _gx()
+    joined = splits.merge(manifest[["image_id", "subject_id", "class_name"]], on="image_id",
+                          how="left")
+    per_subject = joined[["subject_id", "split"]].drop_duplicates()
+    coverage = joined[["split", "class_name"]].drop_duplicates()
+    counts = per_subject["split"].value_counts()
+    fractions = pd.DataFrame([{"split": name, "deviation": counts.get(name, 0)
+                               / max(len(per_subject), 1) - target}
+                              for name, target in cfg.fractions])
+    test = joined[joined["split"] == "test"].groupby("subject_id")["class_name"].nunique()
+    train = joined[joined["split"] == "train"].groupby("subject_id")["class_name"].nunique()
+    checks = [
+        Check("splits", joined, [
+            gxe.ExpectColumnValuesToBeUnique(column="image_id"),
+            gxe.ExpectColumnValuesToNotBeNull(column="subject_id"),
+            gxe.ExpectColumnValuesToBeInSet(column="split", value_set=["train", "val", "test"])]),
+        Check("subject_splits", per_subject,
+              [gxe.ExpectColumnValuesToBeUnique(column="subject_id")]),
+        Check("class_coverage", coverage,
+              [gxe.ExpectTableRowCountToEqual(value=3 * len(class_ids))]),
+        Check("split_fractions", fractions,
+              [gxe.ExpectColumnValuesToBeBetween(column="deviation", min_value=-cfg.tolerance,
+                                                 max_value=cfg.tolerance)]),
+        Check("test_subjects", test.rename("classes").reset_index(),
+              [gxe.ExpectColumnValuesToBeBetween(column="classes", min_value=len(class_ids),
+                                                 max_value=len(class_ids))]),
+    ]
+    if cfg.unpaired_train:
+        checks.append(Check("train_subjects", train.rename("classes").reset_index(),
+                            [gxe.ExpectColumnValuesToBeBetween(column="classes", min_value=1,
+                                                               max_value=1)]))
+    return checks
