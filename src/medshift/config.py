@@ -16,12 +16,23 @@ class ConfigError(ValueError):
 
 
 def load_section(path: Path | str, section: str) -> dict[str, Any]:
-    """Read one top-level section of a params file."""
+    """Read one top-level section of a params file, with the active profile merged in.
+
+    ``profile: NAME`` (default ``cpu``, the file itself) merges ``profiles/NAME.yaml`` next
+    to the params file over each section, so switching to the GPU profile is one key.
+    """
     with open(path, encoding="utf-8") as fh:
         params = yaml.safe_load(fh) or {}
     if section not in params:
         raise ConfigError(f"{path}: no '{section}:' section")
-    return params[section]
+    profile = params.get("profile", "cpu")
+    if profile == "cpu":
+        return params[section]
+    overlay_path = Path(path).parent / "profiles" / f"{profile}.yaml"
+    if not overlay_path.exists():
+        raise ConfigError(f"{path}: profile {profile!r} needs {overlay_path}")
+    overlay = yaml.safe_load(overlay_path.read_text(encoding="utf-8")) or {}
+    return {**params[section], **(overlay.get(section) or {})}
 
 
 def _from_mapping(cls, values: dict[str, Any], section: str):
@@ -182,3 +193,67 @@ class SplitConfig:
         if "fractions" in values:
             values["fractions"] = tuple(values["fractions"].items())
         return _from_mapping(cls, values, "split")
+
+
+@dataclass(frozen=True)
+class AutoencoderConfig:
+    """params.autoencoder: texture-preserving 1-channel KL autoencoder."""
+
+    factor: int = 4
+    latent_channels: int = 4
+    base_channels: int = 32
+    steps: int = 1500
+    batch_size: int = 16
+    crop: int = 64
+    lr: float = 2e-4
+    kl_weight: float = 1e-6
+    spectral_weight: float = 1.0
+    noise_injection: bool = True
+    classifier_steps: int = 400
+    log_every: int = 50
+    checkpoint_every: int = 500
+    seed: int = 0
+
+    def __post_init__(self) -> None:
+        if self.factor not in (4, 8):
+            raise ConfigError("params.autoencoder.factor must be 4 or 8")
+        if self.crop % self.factor:
+            raise ConfigError("params.autoencoder.crop must be a multiple of factor")
+
+    @classmethod
+    def from_params(cls, values: dict[str, Any]) -> AutoencoderConfig:
+        return _from_mapping(cls, values, "autoencoder")
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """params.train: the class-conditional latent flow-matching velocity model."""
+
+    base_channels: int = 64
+    channel_mults: tuple[int, ...] = (1, 2, 2)
+    steps: int = 3000
+    batch_size: int = 32
+    lr: float = 3e-4
+    warmup_steps: int = 200
+    grad_clip: float = 1.0
+    ema_decay: float = 0.999
+    p_uncond: float = 0.15
+    sigma_min: float = 1e-4
+    log_every: int = 25
+    checkpoint_every: int = 500
+    sample_every: int = 1000
+    sample_tau: float = 0.45
+    sample_nfe: int = 16
+    sample_method: str = "midpoint"
+    guidance: float = 1.5
+    seed: int = 0
+
+    def __post_init__(self) -> None:
+        if not 0 <= self.p_uncond < 1:
+            raise ConfigError("params.train.p_uncond must be in [0, 1)")
+        if self.sample_method not in ("euler", "midpoint", "heun", "rk4"):
+            raise ConfigError("params.train.sample_method must be euler|midpoint|heun|rk4")
+
+    @classmethod
+    def from_params(cls, values: dict[str, Any]) -> TrainConfig:
+        return _from_mapping(cls, values, "train")

@@ -102,3 +102,22 @@ def test_cli_dry_run_prints_resolved_config(tmp_path, capsys):
     assert main(["simulate", "--params", str(params), "--dry-run"]) == 0
     assert "'subjects': 3" in capsys.readouterr().out
     assert main(["simulate", "--params", str(tmp_path / "missing.yaml")]) == 2
+
+
+def test_gpu_profile_is_one_key_away(tmp_path):
+    import shutil
+    from pathlib import Path
+
+    from medshift.config import AutoencoderConfig, TrainConfig, load_section
+
+    repo = Path(__file__).resolve().parents[3]
+    shutil.copytree(repo / "profiles", tmp_path / "profiles")
+    text = (repo / "params.yaml").read_text()
+    (tmp_path / "params.yaml").write_text(text)
+    cpu = TrainConfig.from_params(load_section(tmp_path / "params.yaml", "train"))
+    (tmp_path / "params.yaml").write_text(text.replace("profile: cpu", "profile: gpu"))
+    gpu = TrainConfig.from_params(load_section(tmp_path / "params.yaml", "train"))
+    ae = AutoencoderConfig.from_params(load_section(tmp_path / "params.yaml", "autoencoder"))
+    assert gpu.base_channels > cpu.base_channels and gpu.steps > cpu.steps
+    assert ae.factor == 8 and gpu.ema_decay == cpu.ema_decay  # untouched keys kept
+    assert load_section(tmp_path / "params.yaml", "ingest")["size"] >= 512

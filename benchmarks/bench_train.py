@@ -1,0 +1,57 @@
+"""Benchmark: the `autoencoder` and `train` stages exactly as dvc.yaml runs them.
+
+    python benchmarks/bench_train.py    # needs the ingest and split outputs (dvc repro split)
+
+Target (issue 4): both stages together in <= 12 minutes on 2 cores (CPU profile, 128 px).
+Reports wall time, steps/s, samples/s and peak RSS per stage to benchmarks/results/train.json.
+Each stage runs through `dvc repro --single-item --force`, so dvc.lock records the result.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import os
+import resource
+import shutil
+import statistics
+import subprocess
+import time
+from pathlib import Path
+
+import yaml
+
+STAGES = {"autoencoder": "reports/plots/autoencoder_loss.csv",
+          "train": "reports/plots/train_loss.csv"}
+
+
+def main() -> None:
+    params = yaml.safe_load(Path("params.yaml").read_text())
+    env = {**os.environ, "DVC_NO_ANALYTICS": "1"}
+    result: dict = {"stages": {}}
+    for stage, csv_path in STAGES.items():
+        for folder in ("models/checkpoints/autoencoder", "models/checkpoints/velocity"):
+            if stage in folder or (stage == "train" and "velocity" in folder):
+                shutil.rmtree(folder, ignore_errors=True)  # time a fresh run, not a resume
+        start = time.perf_counter()
+        subprocess.run(["dvc", "repro", "--single-item", "--force", stage], check=True, env=env)
+        wall = time.perf_counter() - start
+        with open(csv_path) as fh:
+            rows = list(csv.DictReader(fh))
+        rate = statistics.median(float(r["samples_per_s"]) for r in rows)
+        section = params["autoencoder" if stage == "autoencoder" else "train"]
+        result["stages"][stage] = {
+            "wall_seconds": round(wall, 1), "steps": section["steps"],
+            "batch_size": section["batch_size"], "median_samples_per_s": round(rate, 1),
+            "median_steps_per_s": round(rate / section["batch_size"], 2),
+            "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024)}
+    total = sum(s["wall_seconds"] for s in result["stages"].values())
+    result.update(total_seconds=round(total, 1), target_seconds=720,
+                  meets_target=total <= 720, cpu_count=os.cpu_count())
+    out = Path("benchmarks/results/train.json")
+    out.write_text(json.dumps(result, indent=2) + "\n")
+    print(json.dumps(result, indent=2))
+
+
+if __name__ == "__main__":
+    main()

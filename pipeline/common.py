@@ -1,0 +1,52 @@
+"""Shared bits of the training stage scripts: data loading, rank-0 tracking, CSV sinks."""
+
+from __future__ import annotations
+
+import csv
+from contextlib import contextmanager, nullcontext
+from pathlib import Path
+
+import pandas as pd
+
+from medshift.data.datasets import ImageSet, load_split
+
+
+def load_sets(manifest: Path, splits: Path, images: Path, *names: str) -> list[ImageSet]:
+    m, s = pd.read_parquet(manifest), pd.read_parquet(splits)
+    return [load_split(m, s, images, name) for name in names]
+
+
+class CsvSink:
+    """Append metric rows (step + values) to a CSV for `dvc plots`."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.rows: list[dict] = []
+
+    def __call__(self, step: int, metrics: dict[str, float]) -> None:
+        self.rows.append({"step": step, **{k: round(float(v), 6) for k, v in metrics.items()}})
+
+    def write(self) -> None:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        keys = list(dict.fromkeys(k for r in self.rows for k in r))
+        tmp = self.path.with_name(f".{self.path.name}.tmp")
+        with open(tmp, "w", newline="") as fh:
+            writer = csv.DictWriter(fh, fieldnames=keys)
+            writer.writeheader()
+            writer.writerows(self.rows)
+        tmp.replace(self.path)
+
+
+@contextmanager
+def tracked(is_main: bool, run_name: str, params: dict, tags: dict):
+    """An MLflow run on rank 0; None elsewhere (and when MEDSHIFT_TRACKING=off)."""
+    import os
+
+    if not is_main or os.environ.get("MEDSHIFT_TRACKING", "on") == "off":
+        with nullcontext() as nothing:
+            yield nothing
+        return
+    from pipeline.tracking import start_run
+
+    with start_run(run_name, params, tags) as sink:
+        yield sink

@@ -1,0 +1,105 @@
+"""DVC stage `autoencoder`: train, evaluate on the test split, export with LatentStats.
+
+    python -m pipeline.train_autoencoder [paths...]          # or under torchrun -m
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+import torch
+
+from medshift.config import AutoencoderConfig, IngestConfig, load_section
+from medshift.evaluation.autoencoder_report import autoencoder_report
+from medshift.io import write_json
+from medshift.latents import LatentStats
+from medshift.models.export import save_export
+from medshift.training.autoencoder import (
+    encode,
+    predict,
+    reconstruct,
+    spec_from,
+    train_autoencoder,
+    train_classifier,
+)
+from medshift.training.distributed import setup, teardown
+from pipeline.common import CsvSink, load_sets, tracked
+from pipeline.tracking import file_digest
+
+
+def parse() -> argparse.Namespace:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--params", type=Path, default=Path("params.yaml"))
+    p.add_argument("--manifest", type=Path, default=Path("data/interim/manifest.parquet"))
+    p.add_argument("--splits", type=Path, default=Path("data/processed/splits.parquet"))
+    p.add_argument("--images", type=Path, default=Path("data/interim/images"))
+    p.add_argument("--out", type=Path, default=Path("models/autoencoder"))
+    p.add_argument("--classifier", type=Path, default=Path("models/classifier"))
+    p.add_argument("--checkpoints", type=Path, default=Path("models/checkpoints/autoencoder"))
+    p.add_argument("--report", type=Path, default=Path("reports/autoencoder.json"))
+    p.add_argument("--loss-csv", type=Path, default=Path("reports/plots/autoencoder_loss.csv"))
+    return p.parse_args()
+
+
+def main() -> None:
+    args = parse()
+    info = setup()
+    cfg = AutoencoderConfig.from_params(load_section(args.params, "autoencoder"))
+    classes = IngestConfig.from_params(load_section(args.params, "ingest")).class_ids
+    train, test = load_sets(args.manifest, args.splits, args.images, "train", "test")
+    csv_sink = CsvSink(args.loss_csv)
+    tags = {"stage": "autoencoder", "data_version": file_digest(args.manifest)}
+    with tracked(info.is_main, "autoencoder", {"autoencoder": cfg.__dict__}, tags) as run:
+        def on_step(step: int, metrics: dict[str, float]) -> None:
+            csv_sink(step, metrics)
+            if run is not None:
+                run.metrics(step, metrics, "ae/")
+
+        def on_checkpoint(step: int, path: Path) -> None:
+            if run is not None:
+                run.artifact(path, "checkpoints/autoencoder")
+
+        model = train_autoencoder(cfg, train.images, info, args.checkpoints, on_step,
+                                  on_checkpoint)
+        if info.is_main:
+            report = evaluate(model, train, test, classes, cfg)
+            classifier = report.pop("_classifier")
+            stats = LatentStats.fit(encode(model, train.images))
+            save_export(args.out, {"autoencoder": model},
+                        {"autoencoder": spec_from(cfg).to_dict(), "classes": list(classes),
+                         "latent_stats": {"mean": stats.mean, "std": stats.std},
+                         "config": cfg.__dict__, "data_version": tags["data_version"]})
+            write_json(args.report, report)
+            csv_sink.write()
+            if run is not None:
+                for name, values in report["per_class"].items():
+                    run.metrics(cfg.steps, {k: v for k, v in values.items()
+                                            if isinstance(v, float)}, f"ae_test/{name}/")
+                run.dictionary(report, "autoencoder_report.json")
+            _save_classifier(classifier, args.classifier, classes)
+            print(f"autoencoder: checks {report['checks']}")
+    teardown(info)
+
+
+def evaluate(model, train, test, classes, cfg: AutoencoderConfig) -> dict:
+    """Test-split report; the classifier is trained on the (real) training images."""
+    classifier = train_classifier(train.images, train.labels, len(classes),
+                                  cfg.classifier_steps, cfg.seed)
+    recon = reconstruct(model, test.images, seed=cfg.seed)
+    report = autoencoder_report(test.images, recon, test.labels, classes,
+                                predict(classifier, test.images), predict(classifier, recon))
+    report["classifier_train_images"] = int(len(train))
+    report["test_images"] = int(len(test))
+    report["_classifier"] = classifier
+    return report
+
+
+def _save_classifier(classifier: torch.nn.Module, out: Path, classes) -> None:
+    save_export(out, {"classifier": classifier},
+                {"classes": list(classes), "width": 32,
+                 "note": "X-ray domain/dose classifier trained on the training split"})
+
+
+if __name__ == "__main__":
+    main()

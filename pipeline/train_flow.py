@@ -1,0 +1,92 @@
+"""DVC stage `train`: the class-conditional latent flow-matching model.
+
+    python -m pipeline.train_flow [paths...]      # or: torchrun --nproc_per_node=N -m ...
+
+Latents of the training split are encoded once with the trained autoencoder and
+normalised by its LatentStats; the EMA weights are exported with everything needed to
+translate (autoencoder, latent stats, class list, configs).
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+import torch
+
+from medshift.config import TrainConfig, load_section
+from medshift.latents import LatentStats
+from medshift.models.export import load_autoencoder, save_export
+from medshift.training.autoencoder import encode
+from medshift.training.distributed import setup, teardown
+from medshift.training.flow import train_flow
+from medshift.translation.grid import translation_grid
+from medshift.translation.translate import TranslationRequest
+from pipeline.common import CsvSink, load_sets, tracked
+from pipeline.tracking import file_digest
+
+
+def parse() -> argparse.Namespace:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--params", type=Path, default=Path("params.yaml"))
+    p.add_argument("--manifest", type=Path, default=Path("data/interim/manifest.parquet"))
+    p.add_argument("--splits", type=Path, default=Path("data/processed/splits.parquet"))
+    p.add_argument("--images", type=Path, default=Path("data/interim/images"))
+    p.add_argument("--autoencoder", type=Path, default=Path("models/autoencoder"))
+    p.add_argument("--out", type=Path, default=Path("models/medshift"))
+    p.add_argument("--checkpoints", type=Path, default=Path("models/checkpoints/velocity"))
+    p.add_argument("--loss-csv", type=Path, default=Path("reports/plots/train_loss.csv"))
+    p.add_argument("--samples", type=Path, default=Path("reports/figures/train_samples.png"))
+    return p.parse_args()
+
+
+def main() -> None:
+    args = parse()
+    info = setup()
+    cfg = TrainConfig.from_params(load_section(args.params, "train"))
+    autoencoder, ae_meta = load_autoencoder(args.autoencoder)
+    classes = tuple(ae_meta["classes"])
+    stats = LatentStats(tuple(ae_meta["latent_stats"]["mean"]),
+                        tuple(ae_meta["latent_stats"]["std"]))
+    train, test = load_sets(args.manifest, args.splits, args.images, "train", "test")
+    latents = stats.normalise(encode(autoencoder, train.images))
+    labels = torch.from_numpy(train.labels.copy())
+    request = TranslationRequest(cfg.sample_tau, cfg.sample_nfe, cfg.sample_method,
+                                 cfg.guidance, cfg.seed)
+    csv_sink = CsvSink(args.loss_csv)
+    tags = {"stage": "train", "data_version": file_digest(args.manifest)}
+    with tracked(info.is_main, "train", {"train": cfg.__dict__}, tags) as run:
+        def sample(step: int, ema_model) -> None:
+            fig = translation_grid(test.images, test.labels, classes, autoencoder, ema_model,
+                                   stats, request)
+            if run is not None:
+                run.figure(fig, f"samples/step-{step:07d}.png")
+            if step == cfg.steps:
+                args.samples.parent.mkdir(parents=True, exist_ok=True)
+                fig.savefig(args.samples, dpi=110)
+
+        def on_step(step: int, metrics: dict[str, float]) -> None:
+            csv_sink(step, metrics)
+            if run is not None:
+                run.metrics(step, metrics, "flow/")
+
+        def on_checkpoint(step: int, path: Path) -> None:
+            if run is not None:
+                run.artifact(path, "checkpoints/velocity")
+
+        _, ema = train_flow(cfg, latents, labels, len(classes), info, args.checkpoints,
+                            on_step, on_checkpoint, on_sample=sample if info.is_main else None)
+        if info.is_main:
+            save_export(args.out, {"autoencoder": autoencoder, "velocity": ema},
+                        {**ae_meta, "velocity": ema.spec.to_dict(), "train": cfg.__dict__,
+                         "data_version": tags["data_version"]})
+            csv_sink.write()
+            if run is not None:
+                run.artifact(args.out / "weights.safetensors", "model")
+                run.artifact(args.out / "metadata.json", "model")
+            print(f"trained velocity model exported to {args.out}")
+    teardown(info)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,33 @@
+"""In-memory image sets for training and evaluation (the default data fits easily)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+
+@dataclass(frozen=True)
+class ImageSet:
+    """Images (N, 1, S, S) float32 in [0, 1] with labels and the manifest rows they come from."""
+
+    images: np.ndarray
+    labels: np.ndarray
+    rows: pd.DataFrame
+
+    def __len__(self) -> int:
+        return len(self.labels)
+
+
+def load_split(manifest: pd.DataFrame, splits: pd.DataFrame, images_dir: Path,
+               split: str) -> ImageSet:
+    """Every image of one split, in image_id order."""
+    rows = manifest.merge(splits[splits["split"] == split], on="image_id")
+    rows = rows.sort_values("image_id", kind="stable").reset_index(drop=True)
+    if rows.empty:
+        raise ValueError(f"split {split!r} is empty")
+    images = np.stack([np.load(images_dir / f"{i}.npy") for i in rows["image_id"]])
+    images = (images.astype(np.float32) / 65535.0)[:, None]
+    return ImageSet(images, rows["label"].to_numpy(np.int64), rows)

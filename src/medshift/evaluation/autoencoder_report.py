@@ -1,0 +1,77 @@
+"""Does the autoencoder keep what separates the classes? Per-class fidelity and texture."""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+
+from medshift.evaluation.texture import highpass_radial_nps, noise_sigma, texture_mask
+
+
+def _psnr_ssim(recon: np.ndarray, inputs: np.ndarray) -> tuple[float, float]:
+    from torchmetrics.functional.image import (
+        peak_signal_noise_ratio,
+        structural_similarity_index_measure,
+    )
+
+    r, x = torch.from_numpy(recon).float(), torch.from_numpy(inputs).float()
+    return (float(peak_signal_noise_ratio(r, x, data_range=1.0)),
+            float(structural_similarity_index_measure(r, x, data_range=1.0)))
+
+
+def _class_nps(images: np.ndarray, masks: list[np.ndarray]) -> np.ndarray | None:
+    curves = []
+    for img, mask in zip(images, masks, strict=True):
+        try:
+            curves.append(highpass_radial_nps(img[0], mask)[1])
+        except ValueError:  # no ROI fits this image's mask
+            continue
+    if not curves:
+        return None
+    length = min(len(c) for c in curves)
+    return np.mean([c[:length] for c in curves], axis=0)
+
+
+def autoencoder_report(inputs: np.ndarray, recon: np.ndarray, labels: np.ndarray,
+                       classes: tuple[str, ...], pred_inputs: np.ndarray,
+                       pred_recon: np.ndarray, texture_tolerance: float = 0.2,
+                       accuracy_tolerance: float = 0.10) -> dict:
+    """Per class: PSNR, SSIM, noise sigma ratio, high-pass NPS relative L1 error, and the
+    domain classifier's accuracy on inputs vs reconstructions; plus pass/fail checks."""
+    per_class = {}
+    for k, name in enumerate(classes):
+        idx = np.flatnonzero(labels == k)
+        if idx.size == 0:
+            continue
+        masks = [texture_mask(inputs[i, 0]) for i in idx]
+        sigma_in = np.mean([noise_sigma(inputs[i, 0], m) for i, m in zip(idx, masks,
+                                                                        strict=True)])
+        sigma_rec = np.mean([noise_sigma(recon[i, 0], m) for i, m in zip(idx, masks,
+                                                                        strict=True)])
+        nps_in, nps_rec = _class_nps(inputs[idx], masks), _class_nps(recon[idx], masks)
+        nps_error = (float(np.abs(nps_rec - nps_in).sum() / nps_in.sum())
+                     if nps_in is not None and nps_rec is not None else None)
+        psnr, ssim = _psnr_ssim(recon[idx], inputs[idx])
+        acc_in = float((pred_inputs[idx] == k).mean())
+        acc_rec = float((pred_recon[idx] == k).mean())
+        per_class[name] = {
+            "images": int(idx.size), "psnr": round(psnr, 3), "ssim": round(ssim, 4),
+            "noise_sigma_input": round(float(sigma_in), 6),
+            "noise_sigma_recon": round(float(sigma_rec), 6),
+            "noise_sigma_ratio": round(float(sigma_rec / sigma_in), 4),
+            "nps_relative_error": None if nps_error is None else round(nps_error, 4),
+            "classifier_accuracy_input": round(acc_in, 4),
+            "classifier_accuracy_recon": round(acc_rec, 4),
+        }
+    checks = {
+        "noise_sigma_within_tolerance": all(
+            abs(v["noise_sigma_ratio"] - 1) <= texture_tolerance for v in per_class.values()),
+        "nps_within_tolerance": all(
+            v["nps_relative_error"] is not None and v["nps_relative_error"] <= texture_tolerance
+            for v in per_class.values()),
+        "classifier_drop_within_tolerance": all(
+            v["classifier_accuracy_input"] - v["classifier_accuracy_recon"]
+            <= accuracy_tolerance + 1e-9 for v in per_class.values()),
+    }
+    return {"per_class": per_class, "checks": checks,
+            "tolerances": {"texture": texture_tolerance, "accuracy_points": accuracy_tolerance}}

@@ -1,0 +1,1 @@
+"""Networks: autoencoder, velocity UNet, domain classifier, shared layers."""

@@ -1,0 +1,156 @@
+"""1-channel KL autoencoder with seeded noise injection in the decoder.
+
+The encoder gives a diagonal Gaussian q(z|x) (mean, log-variance) at 1/``factor`` of the
+image size. The decoder splits the image into a deterministic mean (trained with L1) and a
+learned noise texture (trained with spectral and local-energy losses): plain pixel losses
+make an autoencoder a denoiser, and dose classes differ mostly in noise. The noise comes
+from an explicit generator, so decoding is deterministic per seed.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass
+
+import torch
+from torch import nn
+
+from medshift.models.layers import ResBlock, norm
+
+
+@dataclass(frozen=True)
+class AutoencoderSpec:
+    """Architecture hyper-parameters stored with the weights."""
+
+    factor: int = 4
+    latent_channels: int = 4
+    base_channels: int = 32
+    noise_injection: bool = True
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+def _widths(spec: AutoencoderSpec) -> list[int]:
+    """Channels per level, full resolution first: thin where pixels are many (CPU speed)."""
+    levels = int(math.log2(spec.factor))
+    return [max(8, spec.base_channels // 2) * 2**k for k in range(levels + 1)]
+
+
+class Encoder(nn.Module):
+    def __init__(self, spec: AutoencoderSpec) -> None:
+        super().__init__()
+        chans = _widths(spec)
+        layers: list[nn.Module] = [nn.Conv2d(1, chans[0], 3, padding=1), nn.SiLU()]
+        for k in range(len(chans) - 1):
+            layers += [nn.Conv2d(chans[k], chans[k + 1], 3, stride=2, padding=1),
+                       ResBlock(chans[k + 1], chans[k + 1])]
+        layers += [ResBlock(chans[-1], chans[-1]), norm(chans[-1]), nn.SiLU(),
+                   nn.Conv2d(chans[-1], 2 * spec.latent_channels, 3, padding=1)]
+        self.net = nn.Sequential(*layers)
+
+        self.factor = spec.factor
+
+    def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        mean, logvar = self.net(x * 2 - 1).chunk(2, dim=1)
+        return mean, logvar.clamp(-30, 20)
+
+
+LAPLACIAN = torch.tensor([[1.0, -2.0, 1.0], [-2.0, 4.0, -2.0], [1.0, -2.0, 1.0]]) / 6.0
+
+
+def texture_channel(x: torch.Tensor, factor: int) -> torch.Tensor:
+    """Log RMS of the Immerkaer noise filter per factor x factor block, (B, 1, H/f, W/f).
+
+    For white noise of std s the filter output has std s, so this is a local noise level
+    (plus edge energy). It is an explicit latent channel: learned KL latents did not carry
+    noise level within the CPU budget (see the issue note), and dose classes differ in it.
+    """
+    response = torch.nn.functional.conv2d(x, LAPLACIAN.to(x)[None, None], padding=1)
+    rms = torch.sqrt(torch.nn.functional.avg_pool2d(response * response, factor) + 1e-8)
+    return (torch.log(rms) + 5.0) / 2.0
+
+
+class Decoder(nn.Module):
+    """Deterministic mean image plus learned, locally modulated noise texture.
+
+    ``noise`` = sum_k a_k(z) * (g_k * n_k): white noise n_k coloured by learned 5x5 kernels
+    g_k, mixed per pixel by amplitudes a_k predicted from the latent. White, low-pass and
+    band-pass textures (synthetic vs fluoroscopy vs exposure) are all representable.
+    """
+
+    NOISE_BASES = 3
+
+    def __init__(self, spec: AutoencoderSpec) -> None:
+        super().__init__()
+        chans = _widths(spec)[::-1]
+        blocks: list[nn.Module] = [nn.Conv2d(spec.latent_channels + 1, chans[0], 3, padding=1),
+                                   ResBlock(chans[0], chans[0]), ResBlock(chans[0], chans[0])]
+        for k in range(len(chans) - 1):
+            blocks += [nn.Upsample(scale_factor=2, mode="nearest"),
+                       nn.Conv2d(chans[k], chans[k + 1], 3, padding=1)]
+            if k < len(chans) - 2:
+                blocks.append(ResBlock(chans[k + 1], chans[k + 1]))
+        self.blocks = nn.Sequential(*blocks)
+        self.mean_head = nn.Sequential(nn.SiLU(), nn.Conv2d(chans[-1], chans[-1], 3, padding=1),
+                                       nn.SiLU(), nn.Conv2d(chans[-1], 1, 3, padding=1))
+        self.noise_injection = spec.noise_injection
+        self.factor = spec.factor
+        self.amp_head = nn.Sequential(nn.Conv2d(chans[-1] + 1, chans[-1], 3, padding=1),
+                                      nn.SiLU(), nn.Conv2d(chans[-1], self.NOISE_BASES, 3,
+                                                           padding=1))
+        nn.init.constant_(self.amp_head[2].bias, -4.0)
+        self.colour = nn.Conv2d(self.NOISE_BASES, self.NOISE_BASES, 5, padding=2,
+                                groups=self.NOISE_BASES, bias=False)
+        with torch.no_grad():
+            self.colour.weight.zero_()
+            self.colour.weight[:, :, 2, 2] = 1.0
+
+    def forward(self, z: torch.Tensor, generator: torch.Generator | None = None
+                ) -> tuple[torch.Tensor, torch.Tensor]:
+        """(mean image in [0, 1] scale, noise texture), each (B, 1, H, W)."""
+        h = self.blocks(z)
+        mean = (self.mean_head(h) + 1) / 2
+        if not self.noise_injection:
+            return mean, torch.zeros_like(mean)
+        shape = (h.shape[0], self.NOISE_BASES, *h.shape[2:])
+        white = torch.randn(shape, generator=generator, device=h.device, dtype=h.dtype)
+        texture = nn.functional.interpolate(z[:, -1:], scale_factor=self.factor, mode="bilinear",
+                                            align_corners=False)
+        amp = nn.functional.softplus(self.amp_head(torch.cat([h, texture], dim=1)))
+        return mean, (amp * self.colour(white)).sum(1, keepdim=True)
+
+
+class KLAutoencoder(nn.Module):
+    """x in [0, 1], shape (B, 1, H, W) <-> z of shape (B, C, H/f, W/f)."""
+
+    def __init__(self, spec: AutoencoderSpec) -> None:
+        super().__init__()
+        self.spec = spec
+        self.encoder, self.decoder = Encoder(spec), Decoder(spec)
+
+    @property
+    def latent_channels(self) -> int:
+        """Learned KL channels plus the texture channel."""
+        return self.spec.latent_channels + 1
+
+    def encode(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Posterior mean and log-variance, (B, C + 1, H/f, W/f); the last channel is the
+        deterministic texture channel (log-variance fixed very low)."""
+        mean, logvar = self.encoder(x)
+        texture = texture_channel(x, self.spec.factor)
+        return (torch.cat([mean, texture], 1),
+                torch.cat([logvar, torch.full_like(texture, -30.0)], 1))
+
+    def decode(self, z: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
+        """Image = mean + noise texture (seeded by ``generator``), clamped to [0, 1]."""
+        mean, noise = self.decoder(z, generator)
+        return (mean + noise).clamp(0, 1)
+
+    def forward(self, x: torch.Tensor, generator: torch.Generator | None = None
+                ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
+        """(mean image, noise texture) decoded from a posterior sample, and (mean, logvar)."""
+        mu, logvar = self.encode(x)
+        eps = torch.randn(mu.shape, generator=generator, device=mu.device, dtype=mu.dtype)
+        image_mean, noise = self.decoder(mu + torch.exp(0.5 * logvar) * eps, generator)
+        return image_mean, noise, mu[:, :-1], logvar[:, :-1]

@@ -1,0 +1,33 @@
+"""A small X-ray domain/dose classifier; also the project's offline feature network."""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+from medshift.models.autoencoder import LAPLACIAN
+from medshift.models.layers import ResBlock
+
+
+class DomainClassifier(nn.Module):
+    """(B, 1, H, W) in [0, 1] -> class logits; ``features`` gives the pooled embedding."""
+
+    def __init__(self, n_classes: int, width: int = 32) -> None:
+        super().__init__()
+        self.body = nn.Sequential(
+            nn.Conv2d(2, width // 2, 3, stride=2, padding=1), ResBlock(width // 2, width // 2),
+            nn.Conv2d(width // 2, width, 3, stride=2, padding=1), ResBlock(width, width),
+            nn.Conv2d(width, 2 * width, 3, stride=2, padding=1),
+            ResBlock(2 * width, 2 * width), nn.SiLU())
+        self.head = nn.Linear(4 * width, n_classes)
+
+    def features(self, x: torch.Tensor) -> torch.Tensor:
+        # dose classes differ in pixel-level noise, which a strided first layer would alias:
+        # the Immerkaer noise-filter response is given as a second input channel
+        noise = torch.nn.functional.conv2d(x, LAPLACIAN.to(x)[None, None], padding=1)
+        h = self.body(torch.cat([x * 2 - 1, 10.0 * noise], dim=1))
+        # mean and std pooling: the std keeps noise-level information a mean would lose
+        return torch.cat([h.mean((2, 3)), h.std((2, 3))], dim=1)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.head(self.features(x))

@@ -1,0 +1,1 @@
+"""Training loops, losses, EMA, checkpoints and distributed helpers."""

@@ -1,0 +1,106 @@
+"""Train the texture-preserving autoencoder and the X-ray domain classifier."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from medshift.config import AutoencoderConfig
+from medshift.models.autoencoder import AutoencoderSpec, KLAutoencoder
+from medshift.models.classifier import DomainClassifier
+from medshift.training.distributed import DistInfo
+from medshift.training.loop import LoopConfig, OnStep, TrainState, run, warmup_cosine
+from medshift.training.losses import kl_divergence, local_energy_loss, spectral_loss
+
+
+def spec_from(cfg: AutoencoderConfig) -> AutoencoderSpec:
+    return AutoencoderSpec(cfg.factor, cfg.latent_channels, cfg.base_channels,
+                           cfg.noise_injection)
+
+
+def _crop_and_flip(x: torch.Tensor, crop: int, gen: torch.Generator) -> torch.Tensor:
+    """One random crop position and flip pair per step (the step's generator)."""
+    h, w = x.shape[-2:]
+    i = int(torch.randint(0, h - crop + 1, (1,), generator=gen))
+    j = int(torch.randint(0, w - crop + 1, (1,), generator=gen))
+    x = x[..., i:i + crop, j:j + crop]
+    flips = torch.rand(2, generator=gen)
+    if flips[0] < 0.5:
+        x = x.flip(-1)
+    if flips[1] < 0.5:
+        x = x.flip(-2)
+    return x
+
+
+def train_autoencoder(cfg: AutoencoderConfig, images: np.ndarray, info: DistInfo,
+                      checkpoint_dir: Path, on_step: OnStep | None = None,
+                      on_checkpoint=None) -> KLAutoencoder:
+    """L1 on the mean image + spectral and local-energy losses on mean + noise + small KL."""
+    torch.manual_seed(cfg.seed)
+    model = KLAutoencoder(spec_from(cfg)).to(info.device)
+    net = torch.nn.parallel.DistributedDataParallel(model) if info.enabled else model
+    optimizer = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=0.0)
+    scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer,
+                                                  warmup_cosine(min(100, cfg.steps), cfg.steps))
+    state = TrainState({"autoencoder": net}, optimizer, scheduler)
+
+    def step_fn(batch: tuple[torch.Tensor, ...], gen: torch.Generator) -> dict:
+        x = _crop_and_flip(batch[0], cfg.crop, gen)
+        mean, noise, mu, logvar = net(x, gen)
+        rec = mean + noise
+        l1 = (mean - x).abs().mean()
+        spectral = spectral_loss(rec, x)
+        local = local_energy_loss(rec, x)
+        kl = kl_divergence(mu, logvar)
+        loss = l1 + cfg.spectral_weight * (0.3 * spectral + 5.0 * local) + cfg.kl_weight * kl
+        return {"loss": loss, "l1": l1, "spectral": spectral, "local_energy": local, "kl": kl}
+
+    loop = LoopConfig(cfg.steps, cfg.batch_size, cfg.seed, cfg.checkpoint_every, cfg.log_every,
+                      desc="autoencoder")
+    run(state, (torch.from_numpy(images),), step_fn, loop, info, checkpoint_dir, on_step,
+        on_checkpoint=on_checkpoint)
+    return model.eval()
+
+
+@torch.no_grad()
+def encode(model: KLAutoencoder, images: np.ndarray | torch.Tensor, batch: int = 64
+           ) -> torch.Tensor:
+    """Posterior means (N, C + 1, H/f, W/f) of images (N, 1, H, W)."""
+    x = torch.as_tensor(images)
+    return torch.cat([model.encode(x[k:k + batch])[0] for k in range(0, len(x), batch)])
+
+
+@torch.no_grad()
+def reconstruct(model: KLAutoencoder, images: np.ndarray, seed: int = 0, batch: int = 64
+                ) -> np.ndarray:
+    """decode(encode_mean(x)) with seeded texture noise."""
+    gen = torch.Generator().manual_seed(seed)
+    z = encode(model, images, batch)
+    return torch.cat([model.decode(z[k:k + batch], gen) for k in range(0, len(z), batch)]
+                     ).numpy()
+
+
+def train_classifier(images: np.ndarray, labels: np.ndarray, n_classes: int, steps: int,
+                     seed: int = 0, batch: int = 32) -> DomainClassifier:
+    """The X-ray domain/dose classifier on whole training images (flips as augmentation)."""
+    torch.manual_seed(seed)
+    model = DomainClassifier(n_classes)
+    optimizer = torch.optim.AdamW(model.parameters(), lr=2e-3)
+    x, y = torch.from_numpy(images), torch.from_numpy(labels.copy())
+    gen = torch.Generator().manual_seed(seed)
+    for _ in range(steps):
+        idx = torch.randint(0, len(x), (batch,), generator=gen)
+        xb = x[idx].flip(-1) if torch.rand(1, generator=gen) < 0.5 else x[idx]
+        loss = torch.nn.functional.cross_entropy(model(xb), y[idx])
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+    return model.eval()
+
+
+@torch.no_grad()
+def predict(model: DomainClassifier, images: np.ndarray, batch: int = 64) -> np.ndarray:
+    x = torch.as_tensor(images)
+    return torch.cat([model(x[k:k + batch]).argmax(1) for k in range(0, len(x), batch)]).numpy()

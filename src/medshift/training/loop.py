@@ -1,0 +1,139 @@
+"""A resumable, seeded training loop shared by the autoencoder and the flow model.
+
+Every random draw of step k comes from a generator seeded by (seed, k), and batches come
+from a DistributedSampler epoch permutation indexed by k, so a run resumed from step k's
+checkpoint continues exactly as the uninterrupted run would have.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import torch
+from torch.utils.data import DistributedSampler
+from tqdm import tqdm
+
+from medshift.training.checkpoint import load_latest, save_checkpoint
+from medshift.training.distributed import DistInfo, barrier, mean_over_ranks
+
+StepFn = Callable[[tuple[torch.Tensor, ...], torch.Generator], dict[str, torch.Tensor]]
+OnStep = Callable[[int, dict[str, float]], None]
+
+
+@dataclass
+class TrainState:
+    """What a checkpoint holds: named modules, optimiser, schedule, optional EMA, step."""
+
+    modules: dict[str, torch.nn.Module]
+    optimizer: torch.optim.Optimizer
+    scheduler: torch.optim.lr_scheduler.LRScheduler
+    extra: dict[str, object] = field(default_factory=dict)  # objects with state_dict()
+    step: int = 0
+
+    def state_dict(self) -> dict:
+        def unwrap(m):
+            return m.module if hasattr(m, "module") else m
+        return {"step": self.step,
+                "modules": {k: unwrap(m).state_dict() for k, m in self.modules.items()},
+                "optimizer": self.optimizer.state_dict(),
+                "scheduler": self.scheduler.state_dict(),
+                "extra": {k: v.state_dict() for k, v in self.extra.items()}}
+
+    def load_state_dict(self, state: dict) -> None:
+        for k, m in self.modules.items():
+            (m.module if hasattr(m, "module") else m).load_state_dict(state["modules"][k])
+        self.optimizer.load_state_dict(state["optimizer"])
+        self.scheduler.load_state_dict(state["scheduler"])
+        for k, v in self.extra.items():
+            v.load_state_dict(state["extra"][k])
+        self.step = int(state["step"])
+
+
+def step_generator(seed: int, step: int) -> torch.Generator:
+    """The generator for all randomness of one step."""
+    return torch.Generator().manual_seed(seed * 1_000_003 + step)
+
+
+def warmup_cosine(warmup: int, total: int) -> Callable[[int], float]:
+    """LR multiplier: linear warm-up, then cosine decay to 10 %."""
+    import math
+
+    def factor(step: int) -> float:
+        if step < warmup:
+            return (step + 1) / warmup
+        progress = (step - warmup) / max(1, total - warmup)
+        return 0.1 + 0.9 * 0.5 * (1 + math.cos(math.pi * min(progress, 1.0)))
+    return factor
+
+
+@dataclass(frozen=True)
+class LoopConfig:
+    steps: int
+    batch_size: int
+    seed: int
+    checkpoint_every: int
+    log_every: int
+    grad_clip: float = 1.0
+    desc: str = "train"
+
+
+def batch_indices(n: int, cfg: LoopConfig, info: DistInfo, step: int) -> list[int]:
+    """This rank's sample indices for ``step`` (DistributedSampler epochs, drop_last)."""
+    per_rank = max(1, cfg.batch_size // info.world)
+    sampler = DistributedSampler(range(n), num_replicas=info.world, rank=info.rank,
+                                 shuffle=True, seed=cfg.seed, drop_last=True)
+    per_epoch = max(1, len(sampler) // per_rank)
+    sampler.set_epoch(step // per_epoch)
+    order = list(iter(sampler))
+    offset = (step % per_epoch) * per_rank
+    return [order[(offset + k) % len(order)] for k in range(per_rank)]
+
+
+def run(state: TrainState, data: tuple[torch.Tensor, ...], step_fn: StepFn, cfg: LoopConfig,
+        info: DistInfo, checkpoint_dir: Path, on_step: OnStep | None = None,
+        after_update: Callable[[], None] | None = None,
+        on_checkpoint: Callable[[int, Path], None] | None = None) -> TrainState:
+    """Train to ``cfg.steps`` from the newest valid checkpoint (if any)."""
+    resumed = load_latest(checkpoint_dir)
+    if resumed is not None:
+        state.load_state_dict(resumed[1])
+        if info.is_main:
+            print(f"resumed {cfg.desc} from step {state.step}")
+    params = [p for m in state.modules.values() for p in m.parameters() if p.requires_grad]
+    bar = tqdm(total=cfg.steps, initial=state.step, desc=cfg.desc, disable=not info.is_main)
+    tick, samples = time.perf_counter(), 0
+    while state.step < cfg.steps:
+        step = state.step
+        gen = step_generator(cfg.seed, step * 64 + info.rank)
+        index = batch_indices(len(data[0]), cfg, info, step)
+        batch = tuple(d[index].to(info.device) for d in data)
+        losses = step_fn(batch, gen)
+        state.optimizer.zero_grad(set_to_none=True)
+        losses["loss"].backward()
+        grad_norm = torch.nn.utils.clip_grad_norm_(params, cfg.grad_clip)
+        state.optimizer.step()
+        state.scheduler.step()
+        if after_update is not None:
+            after_update()
+        state.step += 1
+        samples += len(index) * info.world
+        bar.update()
+        if on_step is not None and (state.step % cfg.log_every == 0 or state.step == cfg.steps):
+            elapsed = time.perf_counter() - tick
+            metrics = {k: mean_over_ranks(float(v.detach()), info) for k, v in losses.items()}
+            metrics.update(grad_norm=float(grad_norm), lr=state.scheduler.get_last_lr()[0],
+                           samples_per_s=samples / max(elapsed, 1e-9))
+            tick, samples = time.perf_counter(), 0
+            if info.is_main:
+                on_step(state.step, metrics)
+        if state.step % cfg.checkpoint_every == 0 or state.step == cfg.steps:
+            if info.is_main:
+                path = save_checkpoint(checkpoint_dir, state.step, state.state_dict())
+                if on_checkpoint is not None:
+                    on_checkpoint(state.step, path)
+            barrier(info)
+    bar.close()
+    return state

@@ -1,0 +1,1 @@
+"""MedShift transport between classes, and the SDEdit baseline."""

@@ -1,0 +1,63 @@
+"""Shapes, determinism, the texture channel and the self-describing export."""
+
+from __future__ import annotations
+
+import math
+
+import torch
+
+from medshift.latents import LatentStats
+from medshift.models.autoencoder import AutoencoderSpec, KLAutoencoder, texture_channel
+from medshift.models.export import load_medshift, save_export
+from medshift.models.velocity import VelocitySpec, VelocityUNet
+from medshift.translation.translate import TranslationRequest, translate
+
+
+def test_autoencoder_shapes_and_seeded_decoding():
+    ae = KLAutoencoder(AutoencoderSpec(factor=4, latent_channels=3, base_channels=16)).eval()
+    x = torch.rand(2, 1, 32, 32)
+    mean, logvar = ae.encode(x)
+    assert mean.shape == (2, 4, 8, 8) and logvar.shape == mean.shape
+    a = ae.decode(mean, torch.Generator().manual_seed(3))
+    b = ae.decode(mean, torch.Generator().manual_seed(3))
+    assert a.shape == x.shape and torch.equal(a, b) and a.min() >= 0 and a.max() <= 1
+
+
+def test_texture_channel_reads_white_noise_level():
+    gen = torch.Generator().manual_seed(0)
+    for sigma in (0.01, 0.04):
+        x = 0.5 + sigma * torch.randn(1, 1, 64, 64, generator=gen)
+        level = texture_channel(x, 4)[..., 2:-2, 2:-2].mean()
+        assert math.exp(2 * float(level) - 5) == pytest_approx(sigma, 0.1)
+
+
+def pytest_approx(value, rel):
+    import pytest
+
+    return pytest.approx(value, rel=rel)
+
+
+def test_velocity_unet_shape_and_zero_initial_output():
+    net = VelocityUNet(VelocitySpec(channels=5, n_classes=5, base_channels=16))
+    out = net(torch.randn(3, 5, 16, 16), torch.rand(3), torch.tensor([0, 4, 5]))
+    assert out.shape == (3, 5, 16, 16) and torch.count_nonzero(out) == 0
+
+
+def test_export_round_trip_translates_identically(tmp_path):
+    torch.manual_seed(0)
+    ae = KLAutoencoder(AutoencoderSpec(latent_channels=2, base_channels=16)).eval()
+    vel = VelocityUNet(VelocitySpec(channels=3, n_classes=2, base_channels=16)).eval()
+    torch.nn.init.normal_(vel.out[-1].weight, std=0.02)
+    stats = LatentStats((0.1, -0.2, 1.0), (1.0, 2.0, 0.5))
+    save_export(tmp_path, {"autoencoder": ae, "velocity": vel},
+                {"autoencoder": ae.spec.to_dict(), "velocity": vel.spec.to_dict(),
+                 "classes": ["a", "b"], "latent_stats": {"mean": stats.mean, "std": stats.std}})
+    loaded = load_medshift(tmp_path)
+    assert loaded.classes == ("a", "b") and loaded.label("b") == 1 and loaded.label(None) == 2
+    x = torch.rand(2, 1, 16, 16)
+    req = TranslationRequest(tau=0.5, nfe=4, method="euler", guidance=1.5)
+    src, tgt = torch.tensor([0, 1]), torch.tensor([1, 0])
+    expected = translate(x, src, tgt, ae, vel, stats, req)
+    got = translate(x, src, tgt, loaded.autoencoder, loaded.velocity, loaded.stats, req)
+    assert torch.equal(expected, got)
+    assert loaded.metadata["code_version"]
