@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import csv
 from contextlib import contextmanager, nullcontext
 from pathlib import Path
@@ -9,6 +10,16 @@ from pathlib import Path
 import pandas as pd
 
 from medshift.data.datasets import ImageSet, load_split
+
+
+def stage_parser(description: str) -> argparse.ArgumentParser:
+    """Arguments every training stage takes (paths come from dvc.yaml)."""
+    p = argparse.ArgumentParser(description=description)
+    p.add_argument("--params", type=Path, default=Path("params.yaml"))
+    p.add_argument("--manifest", type=Path, default=Path("data/interim/manifest.parquet"))
+    p.add_argument("--splits", type=Path, default=Path("data/processed/splits.parquet"))
+    p.add_argument("--images", type=Path, default=Path("data/interim/images"))
+    return p
 
 
 def load_sets(manifest: Path, splits: Path, images: Path, *names: str) -> list[ImageSet]:

@@ -22,16 +22,12 @@ from medshift.training.distributed import setup, teardown
 from medshift.training.flow import train_flow
 from medshift.translation.grid import translation_grid
 from medshift.translation.translate import TranslationRequest
-from pipeline.common import CsvSink, load_sets, tracked
+from pipeline.common import CsvSink, load_sets, stage_parser, tracked
 from pipeline.tracking import file_digest
 
 
 def parse() -> argparse.Namespace:
-    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--params", type=Path, default=Path("params.yaml"))
-    p.add_argument("--manifest", type=Path, default=Path("data/interim/manifest.parquet"))
-    p.add_argument("--splits", type=Path, default=Path("data/processed/splits.parquet"))
-    p.add_argument("--images", type=Path, default=Path("data/interim/images"))
+    p = stage_parser(__doc__.splitlines()[0])
     p.add_argument("--autoencoder", type=Path, default=Path("models/autoencoder"))
     p.add_argument("--out", type=Path, default=Path("models/medshift"))
     p.add_argument("--checkpoints", type=Path, default=Path("models/checkpoints/velocity"))
