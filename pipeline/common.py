@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 import csv
-from contextlib import contextmanager, nullcontext
+from contextlib import contextmanager
 from pathlib import Path
 
 import pandas as pd
@@ -54,8 +54,7 @@ def tracked(is_main: bool, run_name: str, params: dict, tags: dict):
     import os
 
     if not is_main or os.environ.get("MEDSHIFT_TRACKING", "on") == "off":
-        with nullcontext() as nothing:
-            yield nothing
+        yield None
         return
     from pipeline.tracking import start_run
 

@@ -15,7 +15,7 @@ from dataclasses import asdict, dataclass
 import torch
 from torch import nn
 
-from medshift.models.layers import ResBlock, norm
+from medshift.models.layers import ResBlock, noise_filter, norm
 
 
 @dataclass(frozen=True)
@@ -56,9 +56,6 @@ class Encoder(nn.Module):
         return mean, logvar.clamp(-30, 20)
 
 
-LAPLACIAN = torch.tensor([[1.0, -2.0, 1.0], [-2.0, 4.0, -2.0], [1.0, -2.0, 1.0]]) / 6.0
-
-
 def texture_channel(x: torch.Tensor, factor: int) -> torch.Tensor:
     """Log RMS of the Immerkaer noise filter per factor x factor block, (B, 1, H/f, W/f).
 
@@ -66,7 +63,7 @@ def texture_channel(x: torch.Tensor, factor: int) -> torch.Tensor:
     (plus edge energy). It is an explicit latent channel: learned KL latents did not carry
     noise level within the CPU budget (see the issue note), and dose classes differ in it.
     """
-    response = torch.nn.functional.conv2d(x, LAPLACIAN.to(x)[None, None], padding=1)
+    response = noise_filter(x)
     rms = torch.sqrt(torch.nn.functional.avg_pool2d(response * response, factor) + 1e-8)
     return (torch.log(rms) + 5.0) / 2.0
 
@@ -128,11 +125,6 @@ class KLAutoencoder(nn.Module):
         super().__init__()
         self.spec = spec
         self.encoder, self.decoder = Encoder(spec), Decoder(spec)
-
-    @property
-    def latent_channels(self) -> int:
-        """Learned KL channels plus the texture channel."""
-        return self.spec.latent_channels + 1
 
     def encode(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """Posterior mean and log-variance, (B, C + 1, H/f, W/f); the last channel is the

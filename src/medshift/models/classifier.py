@@ -5,8 +5,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from medshift.models.autoencoder import LAPLACIAN
-from medshift.models.layers import ResBlock
+from medshift.models.layers import ResBlock, noise_filter
 
 
 class DomainClassifier(nn.Module):
@@ -24,8 +23,7 @@ class DomainClassifier(nn.Module):
     def features(self, x: torch.Tensor) -> torch.Tensor:
         # dose classes differ in pixel-level noise, which a strided first layer would alias:
         # the Immerkaer noise-filter response is given as a second input channel
-        noise = torch.nn.functional.conv2d(x, LAPLACIAN.to(x)[None, None], padding=1)
-        h = self.body(torch.cat([x * 2 - 1, 10.0 * noise], dim=1))
+        h = self.body(torch.cat([x * 2 - 1, 10.0 * noise_filter(x)], dim=1))
         # mean and std pooling: the std keeps noise-level information a mean would lose
         return torch.cat([h.mean((2, 3)), h.std((2, 3))], dim=1)
 

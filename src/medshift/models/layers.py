@@ -7,6 +7,8 @@ import math
 import torch
 from torch import nn
 
+from medshift.evaluation.texture import IMMERKAER
+
 
 def norm(channels: int) -> nn.GroupNorm:
     """GroupNorm with up to 8 groups (small CPU models have few channels)."""
@@ -50,6 +52,12 @@ class Upsample(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.conv(nn.functional.interpolate(x, scale_factor=2, mode="nearest"))
+
+
+def noise_filter(x: torch.Tensor) -> torch.Tensor:
+    """Immerkaer noise filter (anatomy cancels; white noise of std s keeps std s)."""
+    kernel = torch.as_tensor(IMMERKAER / 6.0, dtype=x.dtype, device=x.device)
+    return torch.nn.functional.conv2d(x, kernel[None, None], padding=1)
 
 
 def timestep_embedding(t: torch.Tensor, dim: int, max_period: float = 10_000.0) -> torch.Tensor:

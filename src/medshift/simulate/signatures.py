@@ -36,11 +36,9 @@ def qc_mtf50(geom: ViewGeometry, spec: RealClassSpec | SynClassSpec, params: Ima
     rng = np.random.default_rng(0)  # noise is not used: the clean render is measured
     if isinstance(spec, SynClassSpec):
         rendered = render_synthetic(maps, spec, params, mask, rng)
-        clean = rendered.clean
     else:
         rendered = render_real(maps, qc_geom, spec, params, fpn[:n, :n], mask, rng)
-        clean = rendered.clean
-    inner = clean[n // 8:-n // 8, n // 8:-n // 8]
+    inner = rendered.clean[n // 8:-n // 8, n // 8:-n // 8]
     f, mtf = mtf_edge(inner, qc_geom.pixel_mm(n))
     return mtf50(f, mtf)
 

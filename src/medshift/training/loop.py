@@ -10,6 +10,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import lru_cache
 from pathlib import Path
 
 import torch
@@ -34,22 +35,25 @@ class TrainState:
     step: int = 0
 
     def state_dict(self) -> dict:
-        def unwrap(m):
-            return m.module if hasattr(m, "module") else m
         return {"step": self.step,
-                "modules": {k: unwrap(m).state_dict() for k, m in self.modules.items()},
+                "modules": {k: _unwrap(m).state_dict() for k, m in self.modules.items()},
                 "optimizer": self.optimizer.state_dict(),
                 "scheduler": self.scheduler.state_dict(),
                 "extra": {k: v.state_dict() for k, v in self.extra.items()}}
 
     def load_state_dict(self, state: dict) -> None:
         for k, m in self.modules.items():
-            (m.module if hasattr(m, "module") else m).load_state_dict(state["modules"][k])
+            _unwrap(m).load_state_dict(state["modules"][k])
         self.optimizer.load_state_dict(state["optimizer"])
         self.scheduler.load_state_dict(state["scheduler"])
         for k, v in self.extra.items():
             v.load_state_dict(state["extra"][k])
         self.step = int(state["step"])
+
+
+def _unwrap(module: torch.nn.Module) -> torch.nn.Module:
+    """The plain module inside a DDP wrapper (checkpoints never carry 'module.' keys)."""
+    return module.module if hasattr(module, "module") else module
 
 
 def step_generator(seed: int, step: int) -> torch.Generator:
@@ -80,14 +84,20 @@ class LoopConfig:
     desc: str = "train"
 
 
+@lru_cache(maxsize=2)
+def _epoch_order(n: int, world: int, rank: int, seed: int, epoch: int) -> tuple[int, ...]:
+    """This rank's DistributedSampler order for one epoch (computed once per epoch)."""
+    sampler = DistributedSampler(range(n), num_replicas=world, rank=rank, shuffle=True,
+                                 seed=seed, drop_last=True)
+    sampler.set_epoch(epoch)
+    return tuple(iter(sampler))
+
+
 def batch_indices(n: int, cfg: LoopConfig, info: DistInfo, step: int) -> list[int]:
     """This rank's sample indices for ``step`` (DistributedSampler epochs, drop_last)."""
     per_rank = max(1, cfg.batch_size // info.world)
-    sampler = DistributedSampler(range(n), num_replicas=info.world, rank=info.rank,
-                                 shuffle=True, seed=cfg.seed, drop_last=True)
-    per_epoch = max(1, len(sampler) // per_rank)
-    sampler.set_epoch(step // per_epoch)
-    order = list(iter(sampler))
+    per_epoch = max(1, (n // info.world) // per_rank)
+    order = _epoch_order(n, info.world, info.rank, cfg.seed, step // per_epoch)
     offset = (step % per_epoch) * per_rank
     return [order[(offset + k) % len(order)] for k in range(per_rank)]
 

@@ -8,7 +8,7 @@ import torch
 from medshift.latents import LatentStats
 from medshift.models.autoencoder import KLAutoencoder
 from medshift.models.velocity import VelocityUNet
-from medshift.translation.translate import TranslationRequest, translate
+from medshift.translation.translate import TranslationRequest, generate, invert
 
 
 def translation_grid(images: np.ndarray, labels: np.ndarray, classes: tuple[str, ...],
@@ -28,9 +28,10 @@ def translation_grid(images: np.ndarray, labels: np.ndarray, classes: tuple[str,
     for r, i in enumerate(rows):
         axes[r, 0].imshow(images[i, 0], cmap="gray", vmin=0, vmax=1)
         axes[r, 0].set_ylabel(classes[labels[i]], fontsize=7)
+    src = torch.from_numpy(labels[rows])
+    z_tau = invert(x, src, autoencoder, velocity, stats, request)  # shared by every target
     for c in range(len(classes)):
-        src = torch.from_numpy(labels[rows])
-        out = translate(x, src, torch.full_like(src, c), autoencoder, velocity, stats, request)
+        out = generate(z_tau, torch.full_like(src, c), autoencoder, velocity, stats, request)
         for r in range(len(rows)):
             axes[r, c + 1].imshow(out[r, 0].numpy(), cmap="gray", vmin=0, vmax=1)
         axes[0, c + 1].set_title(f"-> {classes[c]}", fontsize=7)
