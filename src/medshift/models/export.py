@@ -26,7 +26,9 @@ def save_export(directory: Path, modules: dict[str, torch.nn.Module], metadata: 
     tensors = {f"{name}.{k}": v.detach().cpu().contiguous()
                for name, m in modules.items() for k, v in m.state_dict().items()}
     tmp = directory / ".weights.tmp.safetensors"
-    save_file(tensors, str(tmp), metadata={"format": "pt", "medshift": __version__})
+    # one header key: safetensors writes a multi-key metadata map in arbitrary order, which
+    # made identical weights hash differently and re-ran downstream DVC stages
+    save_file(tensors, str(tmp), metadata={"format": "pt"})
     os.replace(tmp, directory / "weights.safetensors")
     meta_tmp = directory / ".metadata.tmp.json"
     meta_tmp.write_text(json.dumps({**metadata, "code_version": __version__}, indent=2) + "\n")

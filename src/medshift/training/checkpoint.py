@@ -42,8 +42,9 @@ def save_checkpoint(directory: Path, step: int, state: dict, keep: int = 2) -> P
     return path
 
 
-def load_latest(directory: Path) -> tuple[int, dict] | None:
-    """Newest checkpoint whose checksum verifies and which loads; None if there is none."""
+def load_latest(directory: Path, run_key: str | None = None) -> tuple[int, dict] | None:
+    """Newest checkpoint whose checksum verifies, which loads and (with ``run_key``) was
+    written by the same configuration and data; None if there is none."""
     for path in sorted(directory.glob("step-*.pt"), reverse=True):
         side = path.with_suffix(".sha256")
         if not side.exists() or side.read_text().strip() != _digest(path):
@@ -55,6 +56,10 @@ def load_latest(directory: Path) -> tuple[int, dict] | None:
             state = torch.load(path, map_location="cpu", weights_only=False)
         except Exception as exc:
             print(f"warning: checkpoint {path} does not load ({exc}); skipped")
+            continue
+        if run_key is not None and state.get("run_key") != run_key:
+            print(f"note: checkpoint {path} is from another configuration or data set; "
+                  "not resumed")
             continue
         return int(state["step"]), state
     return None

@@ -49,13 +49,20 @@ def train_flow(cfg: TrainConfig, latents: torch.Tensor, labels: torch.Tensor, n_
         return {"loss": flow_matching_loss(pred.float(), path.velocity)}
 
     loop = LoopConfig(cfg.steps, cfg.batch_size, cfg.seed, cfg.checkpoint_every, cfg.log_every,
-                      cfg.grad_clip, desc="velocity")
+                      cfg.grad_clip, desc="velocity",
+                      fingerprint=repr((sorted(cfg.__dict__.items()), n_classes)))
+    sampled: set[int] = set()
+
     def report(step: int, metrics: dict[str, float]) -> None:
         if on_step is not None:
             on_step(step, metrics)
-        if on_sample is not None and (step % cfg.sample_every == 0 or step == cfg.steps):
+        if (on_sample is not None and step >= state.step and step not in sampled
+                and (step % cfg.sample_every == 0 or step == cfg.steps)):
+            sampled.add(step)
             on_sample(step, ema.model)
 
     run(state, (latents, labels), step_fn, loop, info, checkpoint_dir, report,
         after_update=lambda: ema.update(model), on_checkpoint=on_checkpoint)
+    if on_sample is not None and cfg.steps not in sampled:  # resumed at the very end
+        on_sample(cfg.steps, ema.model)
     return model.eval(), ema.model

@@ -7,6 +7,7 @@ checkpoint continues exactly as the uninterrupted run would have.
 
 from __future__ import annotations
 
+import hashlib
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -82,6 +83,17 @@ class LoopConfig:
     log_every: int
     grad_clip: float = 1.0
     desc: str = "train"
+    fingerprint: str = ""   # the full training configuration; see ``run_key``
+
+
+def run_key(fingerprint: str, data: tuple[torch.Tensor, ...]) -> str:
+    """Identity of a training run: its configuration and the exact training tensors. Only
+    checkpoints with the same key are resumed (a changed param must not resume a stale run)."""
+    h = hashlib.sha256(fingerprint.encode())
+    for tensor in data:
+        h.update(str((tuple(tensor.shape), str(tensor.dtype))).encode())
+        h.update(tensor.detach().cpu().contiguous().numpy().tobytes())
+    return h.hexdigest()[:16]
 
 
 @lru_cache(maxsize=2)
@@ -107,11 +119,17 @@ def run(state: TrainState, data: tuple[torch.Tensor, ...], step_fn: StepFn, cfg:
         after_update: Callable[[], None] | None = None,
         on_checkpoint: Callable[[int, Path], None] | None = None) -> TrainState:
     """Train to ``cfg.steps`` from the newest valid checkpoint (if any)."""
-    resumed = load_latest(checkpoint_dir)
+    key = run_key(cfg.fingerprint, data)
+    resumed = load_latest(checkpoint_dir, key)
+    history: list[tuple[int, dict[str, float]]] = []
     if resumed is not None:
         state.load_state_dict(resumed[1])
+        history = list(resumed[1].get("history", []))
         if info.is_main:
             print(f"resumed {cfg.desc} from step {state.step}")
+            for logged_step, logged in history:  # a resumed run reports the whole curve
+                if on_step is not None:
+                    on_step(logged_step, logged)
     params = [p for m in state.modules.values() for p in m.parameters() if p.requires_grad]
     bar = tqdm(total=cfg.steps, initial=state.step, desc=cfg.desc, disable=not info.is_main)
     tick, samples = time.perf_counter(), 0
@@ -137,11 +155,14 @@ def run(state: TrainState, data: tuple[torch.Tensor, ...], step_fn: StepFn, cfg:
             metrics.update(grad_norm=float(grad_norm), lr=state.scheduler.get_last_lr()[0],
                            samples_per_s=samples / max(elapsed, 1e-9))
             tick, samples = time.perf_counter(), 0
+            history.append((state.step, metrics))
             if info.is_main:
                 on_step(state.step, metrics)
         if state.step % cfg.checkpoint_every == 0 or state.step == cfg.steps:
             if info.is_main:
-                path = save_checkpoint(checkpoint_dir, state.step, state.state_dict())
+                path = save_checkpoint(checkpoint_dir, state.step,
+                                       {**state.state_dict(), "run_key": key,
+                                        "history": history})
                 if on_checkpoint is not None:
                     on_checkpoint(state.step, path)
             barrier(info)
