@@ -22,9 +22,11 @@ def stage_parser(description: str) -> argparse.ArgumentParser:
     return p
 
 
-def load_sets(manifest: Path, splits: Path, images: Path, *names: str) -> list[ImageSet]:
+def load_sets(manifest: Path, splits: Path, images: Path, *names: str,
+              whole_subjects: tuple[str, ...] = ()) -> list[ImageSet]:
+    """The named splits; those in ``whole_subjects`` with every image of their subjects."""
     m, s = pd.read_parquet(manifest), pd.read_parquet(splits)
-    return [load_split(m, s, images, name) for name in names]
+    return [load_split(m, s, images, name, name in whole_subjects) for name in names]
 
 
 class CsvSink:

@@ -11,7 +11,7 @@ from pathlib import Path
 import torch
 
 from medshift.config import AutoencoderConfig, IngestConfig, load_section
-from medshift.evaluation.autoencoder_report import autoencoder_report
+from medshift.evaluation.autoencoder_report import autoencoder_figure, autoencoder_report
 from medshift.io import write_json
 from medshift.latents import LatentStats
 from medshift.models.export import save_export
@@ -35,6 +35,7 @@ def parse() -> argparse.Namespace:
     p.add_argument("--checkpoints", type=Path, default=Path("models/checkpoints/autoencoder"))
     p.add_argument("--report", type=Path, default=Path("reports/autoencoder.json"))
     p.add_argument("--loss-csv", type=Path, default=Path("reports/plots/autoencoder_loss.csv"))
+    p.add_argument("--figure", type=Path, default=Path("reports/figures/autoencoder.png"))
     return p.parse_args()
 
 
@@ -43,7 +44,9 @@ def main() -> None:
     info = setup()
     cfg = AutoencoderConfig.from_params(load_section(args.params, "autoencoder"))
     classes = IngestConfig.from_params(load_section(args.params, "ingest")).class_ids
-    train, test = load_sets(args.manifest, args.splits, args.images, "train", "test")
+    whole = ("train",) if cfg.whole_training_subjects else ()
+    train, test = load_sets(args.manifest, args.splits, args.images, "train", "test",
+                            whole_subjects=whole)
     csv_sink = CsvSink(args.loss_csv)
     tags = {"stage": "autoencoder", "data_version": file_digest(args.manifest)}
     with tracked(info.is_main, "autoencoder", {"autoencoder": cfg.__dict__}, tags) as run:
@@ -56,11 +59,19 @@ def main() -> None:
             if run is not None:
                 run.artifact(path, "checkpoints/autoencoder")
 
+        # the perceptual feature network is its own model (another seed): the classifier
+        # that scores reconstructions below never takes part in training
+        feature_net = (train_classifier(train.images, train.labels, len(classes),
+                                        cfg.classifier_steps, cfg.seed + 1, crop=cfg.crop)
+                       if cfg.perceptual_weight > 0 else None)
         model = train_autoencoder(cfg, train.images, info, args.checkpoints, on_step,
-                                  on_checkpoint)
+                                  on_checkpoint, feature_net)
         if info.is_main:
             report = evaluate(model, train, test, classes, cfg)
             classifier = report.pop("_classifier")
+            args.figure.parent.mkdir(parents=True, exist_ok=True)
+            autoencoder_figure(test.images, report.pop("_recon"), test.labels, classes,
+                               args.figure)
             stats = LatentStats.fit(encode(model, train.images))
             save_export(args.out, {"autoencoder": model},
                         {"autoencoder": spec_from(cfg).to_dict(), "classes": list(classes),
@@ -73,6 +84,7 @@ def main() -> None:
                     run.metrics(cfg.steps, {k: v for k, v in values.items()
                                             if isinstance(v, float)}, f"ae_test/{name}/")
                 run.dictionary(report, "autoencoder_report.json")
+                run.artifact(args.figure, "figures")
             _save_classifier(classifier, args.classifier, classes)
             print(f"autoencoder: checks {report['checks']}")
     teardown(info)
@@ -87,7 +99,7 @@ def evaluate(model, train, test, classes, cfg: AutoencoderConfig) -> dict:
                                 predict(classifier, test.images), predict(classifier, recon))
     report["classifier_train_images"] = int(len(train))
     report["test_images"] = int(len(test))
-    report["_classifier"] = classifier
+    report["_classifier"], report["_recon"] = classifier, recon
     return report
 
 

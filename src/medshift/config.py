@@ -209,7 +209,10 @@ class AutoencoderConfig:
     kl_weight: float = 1e-6
     spectral_weight: float = 1.0
     noise_injection: bool = True
+    calibrate_noise: bool = True
+    perceptual_weight: float = 0.0
     classifier_steps: int = 400
+    whole_training_subjects: bool = True
     log_every: int = 50
     checkpoint_every: int = 500
     seed: int = 0

@@ -48,6 +48,17 @@ def test_stages_train_track_export_and_translate(staged, monkeypatch):
                                         "real_exposure"}
     assert {"psnr", "ssim", "noise_sigma_ratio", "nps_relative_error",
             "classifier_accuracy_recon"} <= set(report["per_class"]["real_low"])
+    # the autoencoder learns from every image of the training subjects; the flow stays
+    # unpaired (one class per training subject)
+    import pandas as pd
+
+    splits = pd.read_parquet(staged / "data/processed/splits.parquet")
+    manifest = pd.read_parquet(staged / "data/interim/manifest.parquet")
+    train_ids = splits.loc[splits["split"] == "train", "image_id"]
+    subjects = manifest.loc[manifest["image_id"].isin(train_ids), "subject_id"]
+    assert report["classifier_train_images"] == manifest["subject_id"].isin(subjects).sum()
+    assert report["classifier_train_images"] > len(train_ids)
+    assert (staged / "reports/figures/autoencoder.png").stat().st_size > 5000
     _run(train_flow, monkeypatch)
     assert (staged / "reports/figures/train_samples.png").stat().st_size > 5000
 
@@ -69,6 +80,7 @@ def test_stages_train_track_export_and_translate(staged, monkeypatch):
     assert len(ckpts) >= 2
     ae_metrics = by_stage["autoencoder"].data.metrics
     assert any(k.startswith("ae_test/real_low/") for k in ae_metrics)
+    assert "ae/perceptual" in ae_metrics
 
     from medshift.models.export import load_medshift
     from medshift.translation.translate import TranslationRequest, translate

@@ -22,9 +22,19 @@ class ImageSet:
 
 
 def load_split(manifest: pd.DataFrame, splits: pd.DataFrame, images_dir: Path,
-               split: str) -> ImageSet:
-    """Every image of one split, in image_id order."""
-    rows = manifest.merge(splits[splits["split"] == split], on="image_id")
+               split: str, whole_subjects: bool = False) -> ImageSet:
+    """Every image of one split, in image_id order.
+
+    ``whole_subjects`` also takes the images an unpaired split left out: every manifest
+    image of the split's subjects (for class-agnostic models such as the autoencoder,
+    which never see which images pair up; no image of another split's subject enters).
+    """
+    chosen = splits[splits["split"] == split]
+    if whole_subjects:
+        subjects = manifest.loc[manifest["image_id"].isin(chosen["image_id"]), "subject_id"]
+        rows = manifest[manifest["subject_id"].isin(set(subjects))].assign(split=split)
+    else:
+        rows = manifest.merge(chosen, on="image_id")
     rows = rows.sort_values("image_id", kind="stable").reset_index(drop=True)
     if rows.empty:
         raise ValueError(f"split {split!r} is empty")

@@ -75,3 +75,39 @@ def autoencoder_report(inputs: np.ndarray, recon: np.ndarray, labels: np.ndarray
     }
     return {"per_class": per_class, "checks": checks,
             "tolerances": {"texture": texture_tolerance, "accuracy_points": accuracy_tolerance}}
+
+
+def autoencoder_figure(inputs: np.ndarray, recon: np.ndarray, labels: np.ndarray,
+                       classes: tuple[str, ...], path, crop: int = 48) -> None:
+    """Per class: a zoomed input crop, its reconstruction, and both high-pass NPS curves."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from medshift.io import write_figure
+
+    fig, axes = plt.subplots(3, len(classes), figsize=(2.8 * len(classes), 8.4))
+    for k, name in enumerate(classes):
+        idx = np.flatnonzero(labels == k)
+        if idx.size == 0:
+            continue
+        size = inputs.shape[-1]
+        lo = (size - crop) // 2
+        for row, (images, title) in enumerate(((inputs, "input"), (recon, "reconstruction"))):
+            axes[row, k].imshow(images[idx[0], 0, lo:lo + crop, lo:lo + crop], cmap="gray",
+                                vmin=0, vmax=1, interpolation="nearest")
+            axes[row, k].set_title(f"{name}: {title}", fontsize=9)
+            axes[row, k].set_axis_off()
+        masks = [texture_mask(inputs[i, 0]) for i in idx]
+        nps_in, nps_rec = _class_nps(inputs[idx], masks), _class_nps(recon[idx], masks)
+        if nps_in is not None and nps_rec is not None:
+            f = np.arange(1, len(nps_in) + 1) / (2.0 * len(nps_in))
+            axes[2, k].semilogy(f, nps_in, label="input")
+            axes[2, k].semilogy(f, nps_rec, "--", label="reconstruction")
+            axes[2, k].legend(fontsize=7)
+        axes[2, k].set_xlabel("cycles / pixel", fontsize=8)
+    axes[2, 0].set_ylabel("high-pass NPS")
+    fig.suptitle("Autoencoder on the test split: centre crops and noise power spectra")
+    fig.tight_layout()
+    write_figure(path, fig)

@@ -26,6 +26,7 @@ class AutoencoderSpec:
     latent_channels: int = 4
     base_channels: int = 32
     noise_injection: bool = True
+    calibrate_noise: bool = True
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -68,6 +69,23 @@ def texture_channel(x: torch.Tensor, factor: int) -> torch.Tensor:
     return (torch.log(rms) + 5.0) / 2.0
 
 
+def texture_power(texture: torch.Tensor) -> torch.Tensor:
+    """Mean noise-filter power per image, (B,), from a texture channel (inverts
+    ``texture_channel``: rms^2 = exp(4 t - 10))."""
+    return torch.exp(4.0 * texture - 10.0).mean((1, 2, 3))
+
+
+def noise_gain(texture: torch.Tensor, mean: torch.Tensor, noise: torch.Tensor
+               ) -> torch.Tensor:
+    """Per-image gain (B, 1, 1, 1) that gives mean + gain * noise the noise-filter power the
+    texture channel records (independent parts add in power). One number per image: a
+    per-cell gain put noise on blurred edges, which the domain classifier read as processed
+    'exposure' images (see the issue note)."""
+    wanted = texture_power(texture) - noise_filter(mean).pow(2).mean((1, 2, 3))
+    own = noise_filter(noise).pow(2).mean((1, 2, 3)).clamp_min(1e-12)
+    return torch.sqrt(wanted.clamp_min(0.0) / own + 1e-12).view(-1, 1, 1, 1)  # finite grad
+
+
 class Decoder(nn.Module):
     """Deterministic mean image plus learned, locally modulated noise texture.
 
@@ -92,6 +110,7 @@ class Decoder(nn.Module):
         self.mean_head = nn.Sequential(nn.SiLU(), nn.Conv2d(chans[-1], chans[-1], 3, padding=1),
                                        nn.SiLU(), nn.Conv2d(chans[-1], 1, 3, padding=1))
         self.noise_injection = spec.noise_injection
+        self.calibrate_noise = spec.calibrate_noise
         self.factor = spec.factor
         self.amp_head = nn.Sequential(nn.Conv2d(chans[-1] + 1, chans[-1], 3, padding=1),
                                       nn.SiLU(), nn.Conv2d(chans[-1], self.NOISE_BASES, 3,
@@ -115,7 +134,10 @@ class Decoder(nn.Module):
         texture = nn.functional.interpolate(z[:, -1:], scale_factor=self.factor, mode="bilinear",
                                             align_corners=False)
         amp = nn.functional.softplus(self.amp_head(torch.cat([h, texture], dim=1)))
-        return mean, (amp * self.colour(white)).sum(1, keepdim=True)
+        noise = (amp * self.colour(white)).sum(1, keepdim=True)
+        if self.calibrate_noise:
+            noise = noise * noise_gain(z[:, -1:], mean.detach(), noise)
+        return mean, noise
 
 
 class KLAutoencoder(nn.Module):

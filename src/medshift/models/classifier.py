@@ -20,12 +20,24 @@ class DomainClassifier(nn.Module):
             ResBlock(2 * width, 2 * width), nn.SiLU())
         self.head = nn.Linear(4 * width, n_classes)
 
-    def features(self, x: torch.Tensor) -> torch.Tensor:
+    def _inputs(self, x: torch.Tensor) -> torch.Tensor:
         # dose classes differ in pixel-level noise, which a strided first layer would alias:
         # the Immerkaer noise-filter response is given as a second input channel
-        h = self.body(torch.cat([x * 2 - 1, 10.0 * noise_filter(x)], dim=1))
+        return torch.cat([x * 2 - 1, 10.0 * noise_filter(x)], dim=1)
+
+    def features(self, x: torch.Tensor) -> torch.Tensor:
+        h = self.body(self._inputs(x))
         # mean and std pooling: the std keeps noise-level information a mean would lose
         return torch.cat([h.mean((2, 3)), h.std((2, 3))], dim=1)
+
+    def feature_maps(self, x: torch.Tensor) -> list[torch.Tensor]:
+        """Activations after each residual stage (full, 1/2, 1/4 ... resolution)."""
+        maps, h = [], self._inputs(x)
+        for layer in self.body:
+            h = layer(h)
+            if isinstance(layer, ResBlock):
+                maps.append(h)
+        return maps
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.head(self.features(x))

@@ -12,12 +12,17 @@ from medshift.models.autoencoder import AutoencoderSpec, KLAutoencoder
 from medshift.models.classifier import DomainClassifier
 from medshift.training.distributed import DistInfo
 from medshift.training.loop import LoopConfig, OnStep, TrainState, run, warmup_cosine
-from medshift.training.losses import kl_divergence, local_energy_loss, spectral_loss
+from medshift.training.losses import (
+    feature_statistics_loss,
+    kl_divergence,
+    local_energy_loss,
+    spectral_loss,
+)
 
 
 def spec_from(cfg: AutoencoderConfig) -> AutoencoderSpec:
     return AutoencoderSpec(cfg.factor, cfg.latent_channels, cfg.base_channels,
-                           cfg.noise_injection)
+                           cfg.noise_injection, cfg.calibrate_noise)
 
 
 def _crop_and_flip(x: torch.Tensor, crop: int, gen: torch.Generator) -> torch.Tensor:
@@ -36,10 +41,14 @@ def _crop_and_flip(x: torch.Tensor, crop: int, gen: torch.Generator) -> torch.Te
 
 def train_autoencoder(cfg: AutoencoderConfig, images: np.ndarray, info: DistInfo,
                       checkpoint_dir: Path, on_step: OnStep | None = None,
-                      on_checkpoint=None) -> KLAutoencoder:
-    """L1 on the mean image + spectral and local-energy losses on mean + noise + small KL."""
+                      on_checkpoint=None, feature_net: DomainClassifier | None = None
+                      ) -> KLAutoencoder:
+    """L1 on the mean image + spectral and local-energy losses on mean + noise + small KL;
+    with ``feature_net`` (a frozen X-ray classifier) also its feature-statistics loss."""
     torch.manual_seed(cfg.seed)
     model = KLAutoencoder(spec_from(cfg)).to(info.device)
+    if feature_net is not None:
+        feature_net = feature_net.to(info.device).eval().requires_grad_(False)
     net = torch.nn.parallel.DistributedDataParallel(model) if info.enabled else model
     optimizer = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=0.0)
     scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer,
@@ -55,10 +64,19 @@ def train_autoencoder(cfg: AutoencoderConfig, images: np.ndarray, info: DistInfo
         local = local_energy_loss(rec, x)
         kl = kl_divergence(mu, logvar)
         loss = l1 + cfg.spectral_weight * (0.3 * spectral + 5.0 * local) + cfg.kl_weight * kl
-        return {"loss": loss, "l1": l1, "spectral": spectral, "local_energy": local, "kl": kl}
+        terms = {"l1": l1, "spectral": spectral, "local_energy": local, "kl": kl}
+        if feature_net is not None:
+            with torch.no_grad():
+                target_maps = feature_net.feature_maps(x)
+            # texture statistics are the noise branch's job: the mean image stays the
+            # L1 estimate (letting this loss move it cost 4.5 dB PSNR at weight 0.3)
+            terms["perceptual"] = feature_statistics_loss(
+                feature_net.feature_maps(mean.detach() + noise), target_maps)
+            loss = loss + cfg.perceptual_weight * terms["perceptual"]
+        return {"loss": loss, **terms}
 
     loop = LoopConfig(cfg.steps, cfg.batch_size, cfg.seed, cfg.checkpoint_every, cfg.log_every,
-                      desc="autoencoder")
+                      desc="autoencoder", fingerprint=repr(sorted(cfg.__dict__.items())))
     run(state, (torch.from_numpy(images),), step_fn, loop, info, checkpoint_dir, on_step,
         on_checkpoint=on_checkpoint)
     return model.eval()
@@ -83,8 +101,10 @@ def reconstruct(model: KLAutoencoder, images: np.ndarray, seed: int = 0, batch: 
 
 
 def train_classifier(images: np.ndarray, labels: np.ndarray, n_classes: int, steps: int,
-                     seed: int = 0, batch: int = 32) -> DomainClassifier:
-    """The X-ray domain/dose classifier on whole training images (flips as augmentation)."""
+                     seed: int = 0, batch: int = 32, crop: int | None = None
+                     ) -> DomainClassifier:
+    """The X-ray domain/dose classifier on training images (flips as augmentation); with
+    ``crop``, on random crops of that size (a texture feature network for crop training)."""
     torch.manual_seed(seed)
     model = DomainClassifier(n_classes)
     optimizer = torch.optim.AdamW(model.parameters(), lr=2e-3)
@@ -93,6 +113,8 @@ def train_classifier(images: np.ndarray, labels: np.ndarray, n_classes: int, ste
     for _ in range(steps):
         idx = torch.randint(0, len(x), (batch,), generator=gen)
         xb = x[idx].flip(-1) if torch.rand(1, generator=gen) < 0.5 else x[idx]
+        if crop is not None:
+            xb = _crop_and_flip(xb, crop, gen)
         loss = torch.nn.functional.cross_entropy(model(xb), y[idx])
         optimizer.zero_grad()
         loss.backward()

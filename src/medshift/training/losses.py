@@ -51,3 +51,17 @@ def local_energy_loss(output: torch.Tensor, target: torch.Tensor, window: int = 
         return torch.sqrt(torch.nn.functional.avg_pool2d(hp * hp, window) + 1e-12)
 
     return (rms(output) - rms(target)).abs().mean()
+
+
+def feature_statistics_loss(maps_out: list[torch.Tensor], maps_target: list[torch.Tensor]
+                            ) -> torch.Tensor:
+    """L1 between per-channel spatial means and stds of feature maps, averaged over layers.
+
+    A texture (style) loss in a learned X-ray feature space: it compares statistics, not
+    positions, so random noise is matched in kind and level rather than pixel for pixel.
+    """
+    terms = []
+    for a, b in zip(maps_out, maps_target, strict=True):
+        terms.append((a.mean((2, 3)) - b.mean((2, 3))).abs().mean()
+                     + (a.std((2, 3)) - b.std((2, 3))).abs().mean())
+    return torch.stack(terms).mean()

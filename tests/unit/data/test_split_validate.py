@@ -84,3 +84,22 @@ def test_split_leak_is_caught(manifest):
     skewed = SplitConfig(fractions=(("train", 0.4), ("val", 0.3), ("test", 0.3)), tolerance=0.02)
     with pytest.raises(ValidationFailed, match="split_fractions"):
         run_checks(split_checks(splits, manifest, skewed, CLASSES))
+
+
+def test_whole_subjects_adds_left_out_classes_of_the_same_subjects_only(manifest, tmp_path):
+    import numpy as np
+
+    from medshift.data.datasets import load_split
+
+    for image_id in manifest["image_id"]:
+        np.save(tmp_path / f"{image_id}.npy", np.zeros((4, 4), np.uint16))
+    splits = make_splits(manifest, SplitConfig(), CLASSES)
+    unpaired = load_split(manifest, splits, tmp_path, "train")
+    whole = load_split(manifest, splits, tmp_path, "train", whole_subjects=True)
+    train_subjects = set(unpaired.rows["subject_id"])
+    assert set(whole.rows["subject_id"]) == train_subjects
+    assert len(whole) == (manifest["subject_id"].isin(train_subjects)).sum() > len(unpaired)
+    assert set(unpaired.rows["image_id"]) < set(whole.rows["image_id"])
+    assert (whole.rows.groupby("subject_id")["class_name"].nunique() == 5).all()
+    assert whole.images.shape == (len(whole), 1, 4, 4)
+    assert list(whole.rows["image_id"]) == sorted(whole.rows["image_id"])

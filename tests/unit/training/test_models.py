@@ -31,6 +31,23 @@ def test_texture_channel_reads_white_noise_level():
         assert math.exp(2 * float(level) - 5) == pytest_approx(sigma, 0.1)
 
 
+def test_noise_gain_restores_the_recorded_noise_power():
+    from medshift.models.autoencoder import noise_gain
+    from medshift.models.layers import noise_filter
+
+    gen = torch.Generator().manual_seed(1)
+    yy = torch.linspace(0.2, 0.8, 64).view(1, 1, 64, 1).expand(3, 1, 64, 64)
+    sigma = torch.tensor([0.01, 0.02, 0.04]).view(3, 1, 1, 1)
+    x = yy + sigma * torch.randn(3, 1, 64, 64, generator=gen)
+    weak = 0.3 * sigma * torch.randn(3, 1, 64, 64, generator=gen)  # a too-quiet decoder
+    gain = noise_gain(texture_channel(x, 4), yy, weak)
+    power = lambda img: noise_filter(img)[..., 1:-1, 1:-1].pow(2).mean((1, 2, 3))  # noqa: E731
+    assert torch.allclose(power(yy + gain * weak), power(x), rtol=0.1)
+    assert torch.all(gain.flatten() > 2.5)
+    # a mean that already carries all the recorded power gets no noise at all
+    assert torch.all(noise_gain(texture_channel(yy, 4), x, weak) < 1e-3)
+
+
 def pytest_approx(value, rel):
     import pytest
 
@@ -61,3 +78,20 @@ def test_export_round_trip_translates_identically(tmp_path):
     got = translate(x, src, tgt, loaded.autoencoder, loaded.velocity, loaded.stats, req)
     assert torch.equal(expected, got)
     assert loaded.metadata["code_version"]
+
+
+def test_feature_statistics_loss_sees_noise_level_not_noise_positions():
+    from medshift.models.classifier import DomainClassifier
+    from medshift.training.losses import feature_statistics_loss
+
+    torch.manual_seed(0)
+    net = DomainClassifier(5).eval()
+    base = torch.linspace(0.2, 0.8, 64).view(1, 1, 1, 64).expand(4, 1, 64, 64)
+    noisy = lambda s, seed: (base + s * torch.randn(  # noqa: E731
+        base.shape, generator=torch.Generator().manual_seed(seed))).clamp(0, 1)
+    maps = net.feature_maps(noisy(0.02, 0))
+    assert [m.shape[-1] for m in maps] == [32, 16, 8]
+    assert feature_statistics_loss(maps, maps) == 0
+    same_level = feature_statistics_loss(net.feature_maps(noisy(0.02, 1)), maps)
+    other_level = feature_statistics_loss(net.feature_maps(noisy(0.03, 1)), maps)
+    assert other_level > 3 * same_level
