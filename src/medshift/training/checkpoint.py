@@ -26,7 +26,11 @@ def _digest(path: Path) -> str:
 
 
 def save_checkpoint(directory: Path, step: int, state: dict, keep: int = 2) -> Path:
-    """Write ``state`` for ``step`` atomically; keep the newest ``keep`` checkpoints."""
+    """Write ``state`` for ``step`` atomically; keep the newest ``keep`` checkpoints.
+
+    Checkpoints past ``step`` are removed first: they belong to another run (the one being
+    saved resumed from the newest matching checkpoint), and pruning by name would otherwise
+    delete the checkpoint just written."""
     directory.mkdir(parents=True, exist_ok=True)
     path = directory / f"step-{step:07d}.pt"
     tmp = path.with_name(f".{path.name}.tmp")
@@ -36,6 +40,10 @@ def save_checkpoint(directory: Path, step: int, state: dict, keep: int = 2) -> P
     tmp_side = side.with_name(f".{side.name}.tmp")
     tmp_side.write_text(_digest(path) + "\n")
     os.replace(tmp_side, side)
+    for stale in sorted(directory.glob("step-*.pt")):
+        if stale.name > path.name:
+            stale.unlink(missing_ok=True)
+            stale.with_suffix(".sha256").unlink(missing_ok=True)
     for old in sorted(directory.glob("step-*.pt"))[:-keep]:
         old.unlink(missing_ok=True)
         old.with_suffix(".sha256").unlink(missing_ok=True)

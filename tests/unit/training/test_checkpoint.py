@@ -27,3 +27,14 @@ def test_corrupt_or_incomplete_checkpoint_is_skipped(tmp_path, capsys):
     newest.with_suffix(".sha256").unlink()  # a kill between the file and its checksum
     assert load_latest(tmp_path)[0] == 10
     assert load_latest(tmp_path / "none") is None
+
+
+def test_a_fresh_run_never_prunes_its_own_new_checkpoint(tmp_path):
+    from medshift.training.checkpoint import load_latest, save_checkpoint
+
+    for step in (30, 40):  # a finished run of another configuration
+        save_checkpoint(tmp_path, step, {"step": step, "run_key": "old"})
+    path = save_checkpoint(tmp_path, 10, {"step": 10, "run_key": "new"})
+    assert path.exists()
+    assert sorted(f.name for f in tmp_path.glob("step-*.pt")) == ["step-0000010.pt"]
+    assert load_latest(tmp_path, "new")[0] == 10
