@@ -86,10 +86,14 @@ class LoopConfig:
     fingerprint: str = ""   # the full training configuration; see ``run_key``
 
 
+CHECKPOINT_FORMAT = 2  # bump when the meaning of saved state changes (2: EMA warm-up)
+
+
 def run_key(fingerprint: str, data: tuple[torch.Tensor, ...]) -> str:
-    """Identity of a training run: its configuration and the exact training tensors. Only
-    checkpoints with the same key are resumed (a changed param must not resume a stale run)."""
-    h = hashlib.sha256(fingerprint.encode())
+    """Identity of a training run: checkpoint format, configuration and the exact training
+    tensors. Only checkpoints with the same key are resumed (a changed param must not
+    resume a stale run)."""
+    h = hashlib.sha256(f"{CHECKPOINT_FORMAT}:{fingerprint}".encode())
     for tensor in data:
         h.update(str((tuple(tensor.shape), str(tensor.dtype))).encode())
         h.update(tensor.detach().cpu().contiguous().numpy().tobytes())

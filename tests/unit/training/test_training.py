@@ -108,5 +108,25 @@ def test_resume_replays_the_curve_and_ignores_another_configurations_checkpoints
     reference, _ = train_flow(_cfg(steps=20, checkpoint_every=10, log_every=5, lr=1e-3),
                               latents, labels, 3, CPU, tmp_path / "clean")
     assert fresh == [5, 10, 15, 20]
+    assert sorted(f.name for f in tmp_path.glob("step-*.pt")) == ["step-0000010.pt",
+                                                                 "step-0000020.pt"]
     for a, b in zip(model.state_dict().values(), reference.state_dict().values(), strict=True):
         assert torch.equal(a, b)
+
+
+def test_ema_warm_up_forgets_the_initial_weights():
+    from medshift.training.ema import EMA, warmup_decay
+
+    assert warmup_decay(0.999, 0) == 0.1 and warmup_decay(0.999, 10_000) == 0.999
+    model = torch.nn.Linear(1, 1, bias=False)
+    torch.nn.init.zeros_(model.weight)
+    ema = EMA(model, 0.999)
+    with torch.no_grad():
+        model.weight.fill_(1.0)
+    for _ in range(650):
+        ema.update(model)
+    # a fixed 0.999 would still hold 0.999^650 = 52 % of the initial zero weight
+    assert float(ema.model.weight) > 0.98
+    restored = EMA(torch.nn.Linear(1, 1, bias=False), 0.999)
+    restored.load_state_dict(ema.state_dict())
+    assert restored.updates == 650 and torch.equal(restored.model.weight, ema.model.weight)
