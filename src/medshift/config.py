@@ -211,6 +211,8 @@ class AutoencoderConfig:
     noise_injection: bool = True
     calibrate_noise: bool = True
     perceptual_weight: float = 0.0
+    adversarial_weight: float = 0.0
+    adversarial_start: int = 0
     classifier_steps: int = 400
     whole_training_subjects: bool = True
     log_every: int = 50

@@ -7,7 +7,8 @@ from pathlib import Path
 
 import torch
 
-from medshift.config import TrainConfig
+from medshift.config import AutoencoderConfig, TrainConfig
+from medshift.training.autoencoder import train_autoencoder
 from medshift.training.distributed import setup, teardown
 from medshift.training.flow import train_flow
 
@@ -21,8 +22,14 @@ def main() -> None:
     cfg = TrainConfig(base_channels=8, channel_mults=(1, 2), steps=6, batch_size=8,
                       warmup_steps=2, log_every=2, checkpoint_every=3, sample_every=100)
     model, _ = train_flow(cfg, latents, labels, 2, info, out / "ckpt")
-    total = sum(float(p.double().sum()) for p in model.parameters())
-    (out / f"rank{info.rank}.txt").write_text(f"{info.world} {total:.12e}\n")
+    images = (0.5 + 0.05 * torch.randn(8, 1, 32, 32, generator=gen)).clamp(0, 1).numpy()
+    ae_cfg = AutoencoderConfig(steps=4, batch_size=4, crop=16, base_channels=16, log_every=2,
+                               checkpoint_every=2, adversarial_weight=0.5, adversarial_start=1)
+    autoencoder = train_autoencoder(ae_cfg, images, info, out / "ae_ckpt")
+    totals = [sum(float(p.double().sum()) for p in m.parameters())
+              for m in (model, autoencoder)]
+    (out / f"rank{info.rank}.txt").write_text(f"{info.world} {totals[0]:.12e} "
+                                              f"{totals[1]:.12e}\n")
     teardown(info)
 
 

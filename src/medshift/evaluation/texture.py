@@ -108,7 +108,11 @@ def noise_sigma(img: np.ndarray, mask: np.ndarray | None = None) -> float:
     return float(np.median(np.abs(values)) / 0.6745 / 6.0)
 
 
-def texture_mask(img: np.ndarray, low: float = 0.03, high: float = 0.97) -> np.ndarray:
+UNSATURATED = (0.03, 0.97)  # pixel values between which noise is measurable
+
+
+def texture_mask(img: np.ndarray, low: float = UNSATURATED[0], high: float = UNSATURATED[1]
+                 ) -> np.ndarray:
     """Unsaturated region, eroded so mask borders do not count as texture."""
     from scipy import ndimage
 

@@ -15,7 +15,7 @@ from dataclasses import asdict, dataclass
 import torch
 from torch import nn
 
-from medshift.models.layers import ResBlock, noise_filter, norm
+from medshift.models.layers import ResBlock, noise_filter, norm, texture_region
 
 
 @dataclass(frozen=True)
@@ -70,19 +70,30 @@ def texture_channel(x: torch.Tensor, factor: int) -> torch.Tensor:
 
 
 def texture_power(texture: torch.Tensor) -> torch.Tensor:
-    """Mean noise-filter power per image, (B,), from a texture channel (inverts
+    """Noise-filter power per latent cell from a texture channel (inverts
     ``texture_channel``: rms^2 = exp(4 t - 10))."""
-    return torch.exp(4.0 * texture - 10.0).mean((1, 2, 3))
+    return torch.exp(4.0 * texture - 10.0)
 
 
 def noise_gain(texture: torch.Tensor, mean: torch.Tensor, noise: torch.Tensor
                ) -> torch.Tensor:
     """Per-image gain (B, 1, 1, 1) that gives mean + gain * noise the noise-filter power the
-    texture channel records (independent parts add in power). One number per image: a
-    per-cell gain put noise on blurred edges, which the domain classifier read as processed
-    'exposure' images (see the issue note)."""
-    wanted = texture_power(texture) - noise_filter(mean).pow(2).mean((1, 2, 3))
-    own = noise_filter(noise).pow(2).mean((1, 2, 3)).clamp_min(1e-12)
+    texture channel records (independent parts add in power), summed over the latent cells
+    inside the mean image's texture region.
+
+    One number per image: a per-cell gain put noise on blurred edges, which the domain
+    classifier read as processed 'exposure' images. Field, collimator and saturation edges
+    are left out: their filter power is structure, and counting it (up to 96 % of a
+    synthetic image's power) starved the flat anatomy of noise (see the issue note).
+    """
+    factor = mean.shape[-1] // texture.shape[-1]
+    cells = lambda a: nn.functional.avg_pool2d(a, factor)  # noqa: E731
+    weight = cells(texture_region(mean))
+    weight = torch.where(weight.sum((1, 2, 3), keepdim=True) > 0, weight,
+                         torch.ones_like(weight))  # no texture region: the whole image
+    wanted = (weight * (texture_power(texture) - cells(noise_filter(mean).pow(2)))
+              ).sum((1, 2, 3))
+    own = (weight * cells(noise_filter(noise).pow(2))).sum((1, 2, 3)).clamp_min(1e-12)
     return torch.sqrt(wanted.clamp_min(0.0) / own + 1e-12).view(-1, 1, 1, 1)  # finite grad
 
 

@@ -7,7 +7,7 @@ import math
 import torch
 from torch import nn
 
-from medshift.evaluation.texture import IMMERKAER
+from medshift.evaluation.texture import IMMERKAER, UNSATURATED
 
 
 def norm(channels: int) -> nn.GroupNorm:
@@ -58,6 +58,16 @@ def noise_filter(x: torch.Tensor) -> torch.Tensor:
     """Immerkaer noise filter (anatomy cancels; white noise of std s keeps std s)."""
     kernel = torch.as_tensor(IMMERKAER / 6.0, dtype=x.dtype, device=x.device)
     return torch.nn.functional.conv2d(x, kernel[None, None], padding=1)
+
+
+def texture_region(x: torch.Tensor, margin: int = 3) -> torch.Tensor:
+    """1 where ``x`` is unsaturated and ``margin`` pixels from any saturated pixel, else 0:
+    the region noise is measured in (``texture_mask``'s; field and collimator edges are
+    structure, not noise)."""
+    low, high = UNSATURATED
+    outside = ((x <= low) | (x >= high)).to(x.dtype)
+    return 1 - torch.nn.functional.max_pool2d(outside, 2 * margin + 1, stride=1,
+                                              padding=margin)
 
 
 def timestep_embedding(t: torch.Tensor, dim: int, max_period: float = 10_000.0) -> torch.Tensor:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 
+import pytest
 import torch
 
 from medshift.latents import LatentStats
@@ -28,7 +29,7 @@ def test_texture_channel_reads_white_noise_level():
     for sigma in (0.01, 0.04):
         x = 0.5 + sigma * torch.randn(1, 1, 64, 64, generator=gen)
         level = texture_channel(x, 4)[..., 2:-2, 2:-2].mean()
-        assert math.exp(2 * float(level) - 5) == pytest_approx(sigma, 0.1)
+        assert math.exp(2 * float(level) - 5) == pytest.approx(sigma, rel=0.1)
 
 
 def test_noise_gain_restores_the_recorded_noise_power():
@@ -47,11 +48,6 @@ def test_noise_gain_restores_the_recorded_noise_power():
     # a mean that already carries all the recorded power gets no noise at all
     assert torch.all(noise_gain(texture_channel(yy, 4), x, weak) < 1e-3)
 
-
-def pytest_approx(value, rel):
-    import pytest
-
-    return pytest.approx(value, rel=rel)
 
 
 def test_velocity_unet_shape_and_zero_initial_output():
@@ -95,3 +91,75 @@ def test_feature_statistics_loss_sees_noise_level_not_noise_positions():
     same_level = feature_statistics_loss(net.feature_maps(noisy(0.02, 1)), maps)
     other_level = feature_statistics_loss(net.feature_maps(noisy(0.03, 1)), maps)
     assert other_level > 3 * same_level
+
+
+def test_hinge_critic_loss_and_patch_logits():
+    from medshift.models.discriminator import PatchDiscriminator
+    from medshift.training.losses import hinge_discriminator_loss
+
+    logits = PatchDiscriminator()(torch.rand(2, 1, 64, 64))
+    assert logits.shape == (2, 1, 16, 16)
+    confident = hinge_discriminator_loss(torch.full((4,), 2.0), torch.full((4,), -3.0))
+    fooled = hinge_discriminator_loss(torch.full((4,), -1.0), torch.full((4,), 1.0))
+    assert confident == 0 and fooled == 2
+
+
+def test_adaptive_weight_balances_the_gradients_at_the_layer():
+    from medshift.training.losses import adaptive_adversarial_weight
+
+    torch.manual_seed(0)
+    layer = torch.nn.Linear(8, 1)
+    out = layer(torch.randn(16, 8))
+    rec, adv = (out - 1).abs().mean(), -5.0 * out.mean()
+    weight = adaptive_adversarial_weight(rec, adv, layer.weight)
+    g_rec = torch.autograd.grad(rec, layer.weight, retain_graph=True)[0].norm()
+    g_adv = torch.autograd.grad(weight * adv, layer.weight)[0].norm()
+    assert not weight.requires_grad
+    assert float(g_adv) == pytest.approx(float(g_rec), rel=1e-3)
+
+
+def _noisy_with_collimator(sigma: float, seed: int) -> torch.Tensor:
+    """Flat noisy anatomy with a saturated (collimated) band and its hard edge."""
+    gen = torch.Generator().manual_seed(seed)
+    x = 0.5 + sigma * torch.randn(2, 1, 64, 64, generator=gen)
+    x[..., :16] = 1.0
+    return x.clamp(0, 1)
+
+
+def test_texture_region_leaves_out_saturation_and_its_edge():
+    from medshift.models.layers import texture_region
+
+    region = texture_region(_noisy_with_collimator(0.01, 0))
+    assert torch.all(region[..., :19] == 0) and torch.all(region[..., 19:] == 1)
+
+
+def test_texture_losses_look_only_inside_the_texture_region():
+    from medshift.models.layers import texture_region
+    from medshift.training.losses import local_energy_loss, spectral_loss
+
+    x = _noisy_with_collimator(0.01, 0)
+    under_collimator = x.clone()
+    under_collimator[..., 4:15] = torch.linspace(0.6, 0.95, 11)  # same noise, other structure
+    region = texture_region(x)
+    assert (spectral_loss(under_collimator, x) > 0.01
+            and local_energy_loss(under_collimator, x) > 1e-3)
+    assert float(spectral_loss(under_collimator, x, region=region)) < 1e-6
+    assert float(local_energy_loss(under_collimator, x, region=region)) < 1e-6
+    other_noise = _noisy_with_collimator(0.02, 1)
+    assert spectral_loss(other_noise, x, region=region) > 0.5
+
+
+def test_noise_gain_ignores_the_power_of_collimator_edges():
+    from medshift.evaluation.texture import noise_sigma
+    from medshift.models.autoencoder import noise_gain
+
+    x = _noisy_with_collimator(0.01, 0)
+    clean = x.clone()
+    clean[..., 16:] = 0.5
+    soft = clean.clone()
+    soft[..., 14:19] = torch.linspace(1.0, 0.5, 5)  # a decoder mean with a blurred edge
+    noise = 0.004 * torch.randn(x.shape, generator=torch.Generator().manual_seed(2))
+    gain = noise_gain(texture_channel(x, 4), soft, noise)
+    rec = soft + gain * noise
+    ratio = noise_sigma(rec[0, 0, :, 24:].numpy()) / noise_sigma(x[0, 0, :, 24:].numpy())
+    assert 0.9 < ratio < 1.1  # 0.83 when the edge cells counted too
