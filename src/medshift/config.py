@@ -210,6 +210,8 @@ class AutoencoderConfig:
     spectral_weight: float = 1.0
     noise_injection: bool = True
     calibrate_noise: bool = True
+    noise_bases: int = 3
+    noise_kernel: int = 5
     perceptual_weight: float = 0.0
     adversarial_weight: float = 0.0
     adversarial_start: int = 0
@@ -224,6 +226,9 @@ class AutoencoderConfig:
             raise ConfigError("params.autoencoder.factor must be 4 or 8")
         if self.crop % self.factor:
             raise ConfigError("params.autoencoder.crop must be a multiple of factor")
+        if self.noise_kernel % 2 == 0 or self.noise_bases < 1:
+            raise ConfigError("params.autoencoder.noise_kernel must be odd and noise_bases "
+                              ">= 1")
 
     @classmethod
     def from_params(cls, values: dict[str, Any]) -> AutoencoderConfig:

@@ -27,6 +27,8 @@ class AutoencoderSpec:
     base_channels: int = 32
     noise_injection: bool = True
     calibrate_noise: bool = True
+    noise_bases: int = 3    # coloured white-noise bases the decoder mixes
+    noise_kernel: int = 5   # side of each basis's colouring kernel (odd)
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -100,12 +102,11 @@ def noise_gain(texture: torch.Tensor, mean: torch.Tensor, noise: torch.Tensor
 class Decoder(nn.Module):
     """Deterministic mean image plus learned, locally modulated noise texture.
 
-    ``noise`` = sum_k a_k(z) * (g_k * n_k): white noise n_k coloured by learned 5x5 kernels
-    g_k, mixed per pixel by amplitudes a_k predicted from the latent. White, low-pass and
+    ``noise`` = sum_k a_k(z) * (g_k * n_k): ``noise_bases`` white noises n_k coloured by
+    learned ``noise_kernel``-wide kernels g_k, mixed per pixel by amplitudes a_k predicted
+    from the latent. White, low-pass and
     band-pass textures (synthetic vs fluoroscopy vs exposure) are all representable.
     """
-
-    NOISE_BASES = 3
 
     def __init__(self, spec: AutoencoderSpec) -> None:
         super().__init__()
@@ -124,14 +125,15 @@ class Decoder(nn.Module):
         self.calibrate_noise = spec.calibrate_noise
         self.factor = spec.factor
         self.amp_head = nn.Sequential(nn.Conv2d(chans[-1] + 1, chans[-1], 3, padding=1),
-                                      nn.SiLU(), nn.Conv2d(chans[-1], self.NOISE_BASES, 3,
+                                      nn.SiLU(), nn.Conv2d(chans[-1], spec.noise_bases, 3,
                                                            padding=1))
         nn.init.constant_(self.amp_head[2].bias, -4.0)
-        self.colour = nn.Conv2d(self.NOISE_BASES, self.NOISE_BASES, 5, padding=2,
-                                groups=self.NOISE_BASES, bias=False)
-        with torch.no_grad():
+        k = spec.noise_kernel
+        self.colour = nn.Conv2d(spec.noise_bases, spec.noise_bases, k, padding=k // 2,
+                                groups=spec.noise_bases, bias=False)
+        with torch.no_grad():  # start white
             self.colour.weight.zero_()
-            self.colour.weight[:, :, 2, 2] = 1.0
+            self.colour.weight[:, :, k // 2, k // 2] = 1.0
 
     def forward(self, z: torch.Tensor, generator: torch.Generator | None = None
                 ) -> tuple[torch.Tensor, torch.Tensor]:
@@ -140,7 +142,7 @@ class Decoder(nn.Module):
         mean = (self.mean_head(h) + 1) / 2
         if not self.noise_injection:
             return mean, torch.zeros_like(mean)
-        shape = (h.shape[0], self.NOISE_BASES, *h.shape[2:])
+        shape = (h.shape[0], self.colour.in_channels, *h.shape[2:])
         white = torch.randn(shape, generator=generator, device=h.device, dtype=h.dtype)
         texture = nn.functional.interpolate(z[:, -1:], scale_factor=self.factor, mode="bilinear",
                                             align_corners=False)

@@ -24,6 +24,17 @@ def test_autoencoder_shapes_and_seeded_decoding():
     assert a.shape == x.shape and torch.equal(a, b) and a.min() >= 0 and a.max() <= 1
 
 
+def test_noise_bases_and_kernel_come_from_the_spec_and_start_white():
+    from medshift.config import AutoencoderConfig, ConfigError
+
+    spec = AutoencoderSpec(base_channels=16, noise_bases=6, noise_kernel=7)
+    colour = KLAutoencoder(spec).decoder.colour.weight
+    assert colour.shape == (6, 1, 7, 7)
+    assert torch.all(colour[:, :, 3, 3] == 1) and float(colour.abs().sum()) == 6
+    with pytest.raises(ConfigError, match="noise_kernel"):
+        AutoencoderConfig(noise_kernel=6)
+
+
 def test_texture_channel_reads_white_noise_level():
     gen = torch.Generator().manual_seed(0)
     for sigma in (0.01, 0.04):
