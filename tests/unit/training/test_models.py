@@ -28,7 +28,7 @@ def test_noise_bases_and_kernel_come_from_the_spec_and_start_white():
     from medshift.config import AutoencoderConfig, ConfigError
 
     spec = AutoencoderSpec(base_channels=16, noise_bases=6, noise_kernel=7)
-    colour = KLAutoencoder(spec).decoder.colour.weight
+    colour = KLAutoencoder(spec).decoder.colour.weight.detach()
     assert colour.shape == (6, 1, 7, 7)
     assert torch.all(colour[:, :, 3, 3] == 1) and float(colour.abs().sum()) == 6
     with pytest.raises(ConfigError, match="noise_kernel"):
