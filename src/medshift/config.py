@@ -212,6 +212,8 @@ class AutoencoderConfig:
     calibrate_noise: bool = True
     noise_bases: int = 3
     noise_kernel: int = 5
+    upsample: str = "nearest"
+    robust_calibration: bool = False
     perceptual_weight: float = 0.0
     adversarial_weight: float = 0.0
     adversarial_start: int = 0
@@ -229,6 +231,8 @@ class AutoencoderConfig:
         if self.noise_kernel % 2 == 0 or self.noise_bases < 1:
             raise ConfigError("params.autoencoder.noise_kernel must be odd and noise_bases "
                               ">= 1")
+        if self.upsample not in ("nearest", "subpixel"):
+            raise ConfigError("params.autoencoder.upsample must be 'nearest' or 'subpixel'")
 
     @classmethod
     def from_params(cls, values: dict[str, Any]) -> AutoencoderConfig:

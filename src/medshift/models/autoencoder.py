@@ -15,7 +15,13 @@ from dataclasses import asdict, dataclass
 import torch
 from torch import nn
 
-from medshift.models.layers import ResBlock, noise_filter, norm, texture_region
+from medshift.models.layers import (
+    ResBlock,
+    SubpixelUpsample,
+    noise_filter,
+    norm,
+    texture_region,
+)
 
 
 @dataclass(frozen=True)
@@ -29,6 +35,8 @@ class AutoencoderSpec:
     calibrate_noise: bool = True
     noise_bases: int = 3    # coloured white-noise bases the decoder mixes
     noise_kernel: int = 5   # side of each basis's colouring kernel (odd)
+    upsample: str = "nearest"  # decoder x2 steps: "nearest" + conv, or "subpixel"
+    robust_calibration: bool = False  # noise gain from the flattest cells' median, not a sum
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -77,25 +85,45 @@ def texture_power(texture: torch.Tensor) -> torch.Tensor:
     return torch.exp(4.0 * texture - 10.0)
 
 
-def noise_gain(texture: torch.Tensor, mean: torch.Tensor, noise: torch.Tensor
-               ) -> torch.Tensor:
+def _masked_median(values: torch.Tensor, keep: torch.Tensor) -> torch.Tensor:
+    """Per-image median (B,) of ``values`` (B, 1, h, w) where ``keep`` is true."""
+    nan = torch.full_like(values, float("nan"))
+    return torch.where(keep, values, nan).flatten(1).nanmedian(1).values
+
+
+def noise_gain(texture: torch.Tensor, mean: torch.Tensor, noise: torch.Tensor,
+               robust: bool = False) -> torch.Tensor:
     """Per-image gain (B, 1, 1, 1) that gives mean + gain * noise the noise-filter power the
-    texture channel records (independent parts add in power), summed over the latent cells
-    inside the mean image's texture region.
+    texture channel records (independent parts add in power), over the latent cells
+    inside the mean image's texture region: summed, or with ``robust`` the median of the
+    cells where the mean is flattest (the half with the least noise-filter power).
 
     One number per image: a per-cell gain put noise on blurred edges, which the domain
     classifier read as processed 'exposure' images. Field, collimator and saturation edges
     are left out: their filter power is structure, and counting it (up to 96 % of a
-    synthetic image's power) starved the flat anatomy of noise (see the issue note).
+    synthetic image's power) starved the flat anatomy of noise (see the issue note). The
+    robust gain measures noise where it is measured in practice, in flat anatomy: a mean
+    that overshoots some edges cannot cancel the budget of the rest (the sum then turned
+    the noise off), and one that blurs them does not count their deficit as noise.
     """
     factor = mean.shape[-1] // texture.shape[-1]
     cells = lambda a: nn.functional.avg_pool2d(a, factor)  # noqa: E731
     weight = cells(texture_region(mean))
     weight = torch.where(weight.sum((1, 2, 3), keepdim=True) > 0, weight,
                          torch.ones_like(weight))  # no texture region: the whole image
-    wanted = (weight * (texture_power(texture) - cells(noise_filter(mean).pow(2)))
-              ).sum((1, 2, 3))
-    own = (weight * cells(noise_filter(noise).pow(2))).sum((1, 2, 3)).clamp_min(1e-12)
+    structure = cells(noise_filter(mean).pow(2))
+    wanted = texture_power(texture) - structure
+    own = cells(noise_filter(noise).pow(2))
+    if robust:
+        inside = weight > 0.999
+        inside = inside | ~inside.any((1, 2, 3), keepdim=True)  # none inside: every cell
+        # the flatter half of the mean: its anatomy deficit is not counted as noise
+        inside = inside & (structure <= _masked_median(structure, inside).view(-1, 1, 1, 1))
+        wanted = _masked_median(wanted, inside)
+        own = _masked_median(own, inside).clamp_min(1e-12)
+    else:
+        wanted = (weight * wanted).sum((1, 2, 3))
+        own = (weight * own).sum((1, 2, 3)).clamp_min(1e-12)
     return torch.sqrt(wanted.clamp_min(0.0) / own + 1e-12).view(-1, 1, 1, 1)  # finite grad
 
 
@@ -114,8 +142,11 @@ class Decoder(nn.Module):
         blocks: list[nn.Module] = [nn.Conv2d(spec.latent_channels + 1, chans[0], 3, padding=1),
                                    ResBlock(chans[0], chans[0]), ResBlock(chans[0], chans[0])]
         for k in range(len(chans) - 1):
-            blocks += [nn.Upsample(scale_factor=2, mode="nearest"),
-                       nn.Conv2d(chans[k], chans[k + 1], 3, padding=1)]
+            if spec.upsample == "subpixel":
+                blocks.append(SubpixelUpsample(chans[k], chans[k + 1]))
+            else:
+                blocks += [nn.Upsample(scale_factor=2, mode="nearest"),
+                           nn.Conv2d(chans[k], chans[k + 1], 3, padding=1)]
             if k < len(chans) - 2:
                 blocks.append(ResBlock(chans[k + 1], chans[k + 1]))
         self.blocks = nn.Sequential(*blocks)
@@ -123,6 +154,7 @@ class Decoder(nn.Module):
                                        nn.SiLU(), nn.Conv2d(chans[-1], 1, 3, padding=1))
         self.noise_injection = spec.noise_injection
         self.calibrate_noise = spec.calibrate_noise
+        self.robust_calibration = spec.robust_calibration
         self.factor = spec.factor
         self.amp_head = nn.Sequential(nn.Conv2d(chans[-1] + 1, chans[-1], 3, padding=1),
                                       nn.SiLU(), nn.Conv2d(chans[-1], spec.noise_bases, 3,
@@ -149,7 +181,8 @@ class Decoder(nn.Module):
         amp = nn.functional.softplus(self.amp_head(torch.cat([h, texture], dim=1)))
         noise = (amp * self.colour(white)).sum(1, keepdim=True)
         if self.calibrate_noise:
-            noise = noise * noise_gain(z[:, -1:], mean.detach(), noise)
+            noise = noise * noise_gain(z[:, -1:], mean.detach(), noise,
+                                       self.robust_calibration)
         return mean, noise
 
 

@@ -54,6 +54,29 @@ class Upsample(nn.Module):
         return self.conv(nn.functional.interpolate(x, scale_factor=2, mode="nearest"))
 
 
+class SubpixelUpsample(nn.Module):
+    """x2 upsampling by a 3x3 convolution to 4 sub-pixel phases and a pixel shuffle.
+
+    Nearest (and bilinear) upsampling zero the response at the coarse grid's Nyquist
+    frequency, which left a notch at 1/factor cycles/pixel in decoded spectra; learned
+    phases have no fixed zero. Each phase's filter is a shared filter plus a zero-sum
+    detail filter, so all phases have the same DC gain and bias: flat regions cannot turn
+    into a 2-px periodic pattern (free phases learned one, see the issue note). The detail
+    starts at zero, so the layer starts as nearest upsampling of a convolution (ICNR).
+    """
+
+    def __init__(self, c_in: int, c_out: int) -> None:
+        super().__init__()
+        self.shared = nn.Conv2d(c_in, c_out, 3, padding=1)
+        self.detail = nn.Parameter(torch.zeros(4 * c_out, c_in, 3, 3))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        detail = self.detail - self.detail.mean((2, 3), keepdim=True)
+        weight = self.shared.weight.repeat_interleave(4, dim=0) + detail
+        bias = self.shared.bias.repeat_interleave(4)
+        return nn.functional.pixel_shuffle(nn.functional.conv2d(x, weight, bias, padding=1), 2)
+
+
 def noise_filter(x: torch.Tensor) -> torch.Tensor:
     """Immerkaer noise filter (anatomy cancels; white noise of std s keeps std s)."""
     kernel = torch.as_tensor(IMMERKAER / 6.0, dtype=x.dtype, device=x.device)

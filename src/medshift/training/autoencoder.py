@@ -27,7 +27,8 @@ from medshift.training.losses import (
 def spec_from(cfg: AutoencoderConfig) -> AutoencoderSpec:
     return AutoencoderSpec(cfg.factor, cfg.latent_channels, cfg.base_channels,
                            cfg.noise_injection, cfg.calibrate_noise, cfg.noise_bases,
-                           cfg.noise_kernel)
+                           cfg.noise_kernel, cfg.upsample,
+                           cfg.robust_calibration)
 
 
 def _crop_and_flip(x: torch.Tensor, crop: int, gen: torch.Generator) -> torch.Tensor:

@@ -174,3 +174,48 @@ def test_noise_gain_ignores_the_power_of_collimator_edges():
     rec = soft + gain * noise
     ratio = noise_sigma(rec[0, 0, :, 24:].numpy()) / noise_sigma(x[0, 0, :, 24:].numpy())
     assert 0.9 < ratio < 1.1  # 0.83 when the edge cells counted too
+
+
+def test_subpixel_upsampling_starts_as_nearest_and_has_no_notch_at_nyquist():
+    from medshift.config import AutoencoderConfig, ConfigError
+    from medshift.models.layers import SubpixelUpsample
+
+    def nyquist_power(y: torch.Tensor) -> float:  # power at the fine grid's (0.5, 0.5)
+        return float(torch.fft.fft2(y)[..., y.shape[-2] // 2, y.shape[-1] // 2].abs().sum())
+
+    torch.manual_seed(0)
+    up = SubpixelUpsample(3, 2)
+    x = torch.randn(1, 3, 8, 8)
+    with torch.no_grad():  # starts with every sub-pixel phase equal (ICNR)
+        nearest = torch.nn.functional.interpolate(up.shared(x), scale_factor=2)
+        assert torch.allclose(up(x), nearest, atol=1e-6)
+        assert nyquist_power(nearest) < 1e-4  # nearest upsampling zeroes it, whatever x
+        up.detail.add_(torch.randn_like(up.detail))
+        assert nyquist_power(up(x)) > 0.1  # learned phases can put power there ...
+        flat = up(torch.ones(1, 3, 8, 8))[..., 2:-2, 2:-2]  # ... but never on a flat input
+        assert torch.allclose(flat, flat[..., :1, :1].expand_as(flat), atol=1e-5)
+    assert KLAutoencoder(AutoencoderSpec(base_channels=16, upsample="subpixel")).decode(
+        torch.zeros(1, 5, 4, 4)).shape == (1, 1, 16, 16)
+    with pytest.raises(ConfigError, match="upsample"):
+        AutoencoderConfig(upsample="bicubic")
+
+
+def test_robust_noise_gain_survives_a_mean_that_overshoots_anatomical_edges():
+    from medshift.evaluation.texture import noise_sigma
+    from medshift.models.autoencoder import noise_gain
+
+    gen = torch.Generator().manual_seed(4)
+    anatomy = torch.full((1, 1, 128, 128), 0.4)
+    anatomy[..., 1::4, 0:16] = 0.55  # fine unsaturated detail in an eighth of the cells
+    x = anatomy + 0.01 * torch.randn(anatomy.shape, generator=gen)
+    sharp = 0.4 + 2.0 * (anatomy - 0.4)  # a decoder mean that over-sharpens it
+    noise = 0.004 * torch.randn(x.shape, generator=gen)
+
+    def flat_ratio(gain: torch.Tensor) -> float:  # noise sigma in the flat anatomy
+        rec = sharp + gain * noise
+        return noise_sigma(rec[0, 0, :, 24:].numpy()) / noise_sigma(x[0, 0, :, 24:].numpy())
+
+    texture = texture_channel(x, 4)
+    assert flat_ratio(noise_gain(texture, sharp, noise)) < 0.7  # overshoot eats the budget
+    assert flat_ratio(noise_gain(texture, sharp, noise, robust=True)) == pytest.approx(
+        1.0, abs=0.1)
