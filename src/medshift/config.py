@@ -208,12 +208,14 @@ class AutoencoderConfig:
     lr: float = 2e-4
     kl_weight: float = 1e-6
     spectral_weight: float = 1.0
+    edge_weight: float = 0.0
     noise_injection: bool = True
     calibrate_noise: bool = True
     noise_bases: int = 3
     noise_kernel: int = 5
     upsample: str = "nearest"
-    robust_calibration: bool = False
+    calibration_quantile: float | None = None
+    texture_bands: int = 1
     perceptual_weight: float = 0.0
     adversarial_weight: float = 0.0
     adversarial_start: int = 0
@@ -231,6 +233,12 @@ class AutoencoderConfig:
         if self.noise_kernel % 2 == 0 or self.noise_bases < 1:
             raise ConfigError("params.autoencoder.noise_kernel must be odd and noise_bases "
                               ">= 1")
+        if self.calibration_quantile is not None and not 0 < self.calibration_quantile < 1:
+            raise ConfigError("params.autoencoder.calibration_quantile must be in (0, 1) or "
+                              "null (match the summed power)")
+        if self.texture_bands not in (1, 2):
+            raise ConfigError("params.autoencoder.texture_bands must be 1 (noise level) or 2 "
+                              "(level and correlation)")
         if self.upsample not in ("nearest", "subpixel"):
             raise ConfigError("params.autoencoder.upsample must be 'nearest' or 'subpixel'")
 

@@ -15,13 +15,8 @@ from dataclasses import asdict, dataclass
 import torch
 from torch import nn
 
-from medshift.models.layers import (
-    ResBlock,
-    SubpixelUpsample,
-    noise_filter,
-    norm,
-    texture_region,
-)
+from medshift.models.calibration import calibrate, texture_channels
+from medshift.models.layers import ResBlock, SubpixelUpsample, norm
 
 
 @dataclass(frozen=True)
@@ -36,7 +31,8 @@ class AutoencoderSpec:
     noise_bases: int = 3    # coloured white-noise bases the decoder mixes
     noise_kernel: int = 5   # side of each basis's colouring kernel (odd)
     upsample: str = "nearest"  # decoder x2 steps: "nearest" + conv, or "subpixel"
-    robust_calibration: bool = False  # noise gain from the flattest cells' median, not a sum
+    calibration_quantile: float | None = None  # match this quantile of cell powers, not the sum
+    texture_bands: int = 1  # explicit texture channels: noise level, + its correlation (2)
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -67,64 +63,10 @@ class Encoder(nn.Module):
         return mean, logvar.clamp(-30, 20)
 
 
-def texture_channel(x: torch.Tensor, factor: int) -> torch.Tensor:
-    """Log RMS of the Immerkaer noise filter per factor x factor block, (B, 1, H/f, W/f).
-
-    For white noise of std s the filter output has std s, so this is a local noise level
-    (plus edge energy). It is an explicit latent channel: learned KL latents did not carry
-    noise level within the CPU budget (see the issue note), and dose classes differ in it.
-    """
-    response = noise_filter(x)
-    rms = torch.sqrt(torch.nn.functional.avg_pool2d(response * response, factor) + 1e-8)
-    return (torch.log(rms) + 5.0) / 2.0
-
-
-def texture_power(texture: torch.Tensor) -> torch.Tensor:
-    """Noise-filter power per latent cell from a texture channel (inverts
-    ``texture_channel``: rms^2 = exp(4 t - 10))."""
-    return torch.exp(4.0 * texture - 10.0)
-
-
-def _masked_median(values: torch.Tensor, keep: torch.Tensor) -> torch.Tensor:
-    """Per-image median (B,) of ``values`` (B, 1, h, w) where ``keep`` is true."""
-    nan = torch.full_like(values, float("nan"))
-    return torch.where(keep, values, nan).flatten(1).nanmedian(1).values
-
-
-def noise_gain(texture: torch.Tensor, mean: torch.Tensor, noise: torch.Tensor,
-               robust: bool = False) -> torch.Tensor:
-    """Per-image gain (B, 1, 1, 1) that gives mean + gain * noise the noise-filter power the
-    texture channel records (independent parts add in power), over the latent cells
-    inside the mean image's texture region: summed, or with ``robust`` the median of the
-    cells where the mean is flattest (the half with the least noise-filter power).
-
-    One number per image: a per-cell gain put noise on blurred edges, which the domain
-    classifier read as processed 'exposure' images. Field, collimator and saturation edges
-    are left out: their filter power is structure, and counting it (up to 96 % of a
-    synthetic image's power) starved the flat anatomy of noise (see the issue note). The
-    robust gain measures noise where it is measured in practice, in flat anatomy: a mean
-    that overshoots some edges cannot cancel the budget of the rest (the sum then turned
-    the noise off), and one that blurs them does not count their deficit as noise.
-    """
-    factor = mean.shape[-1] // texture.shape[-1]
-    cells = lambda a: nn.functional.avg_pool2d(a, factor)  # noqa: E731
-    weight = cells(texture_region(mean))
-    weight = torch.where(weight.sum((1, 2, 3), keepdim=True) > 0, weight,
-                         torch.ones_like(weight))  # no texture region: the whole image
-    structure = cells(noise_filter(mean).pow(2))
-    wanted = texture_power(texture) - structure
-    own = cells(noise_filter(noise).pow(2))
-    if robust:
-        inside = weight > 0.999
-        inside = inside | ~inside.any((1, 2, 3), keepdim=True)  # none inside: every cell
-        # the flatter half of the mean: its anatomy deficit is not counted as noise
-        inside = inside & (structure <= _masked_median(structure, inside).view(-1, 1, 1, 1))
-        wanted = _masked_median(wanted, inside)
-        own = _masked_median(own, inside).clamp_min(1e-12)
-    else:
-        wanted = (weight * wanted).sum((1, 2, 3))
-        own = (weight * own).sum((1, 2, 3)).clamp_min(1e-12)
-    return torch.sqrt(wanted.clamp_min(0.0) / own + 1e-12).view(-1, 1, 1, 1)  # finite grad
+def _binomial_blur(x: torch.Tensor) -> torch.Tensor:
+    """3x3 binomial low-pass ([1, 2, 1] / 4 on each axis), (B, 1, H, W)."""
+    kernel = torch.tensor([1.0, 2.0, 1.0], dtype=x.dtype, device=x.device) / 4
+    return nn.functional.conv2d(x, (kernel[:, None] * kernel[None, :])[None, None], padding=1)
 
 
 class Decoder(nn.Module):
@@ -132,14 +74,18 @@ class Decoder(nn.Module):
 
     ``noise`` = sum_k a_k(z) * (g_k * n_k): ``noise_bases`` white noises n_k coloured by
     learned ``noise_kernel``-wide kernels g_k, mixed per pixel by amplitudes a_k predicted
-    from the latent. White, low-pass and
-    band-pass textures (synthetic vs fluoroscopy vs exposure) are all representable.
+    from the latent. White, low-pass and band-pass textures (synthetic vs fluoroscopy vs
+    exposure) are all representable. With two texture bands a second, independent draw
+    of the same texture is low-passed by a binomial kernel, and the calibration mixes the
+    two to the recorded correlation: the domain classifier tells low from normal dose by
+    that correlation (noise reduction), which one learned mixture averaged away.
     """
 
     def __init__(self, spec: AutoencoderSpec) -> None:
         super().__init__()
         chans = _widths(spec)[::-1]
-        blocks: list[nn.Module] = [nn.Conv2d(spec.latent_channels + 1, chans[0], 3, padding=1),
+        z_channels = spec.latent_channels + spec.texture_bands
+        blocks: list[nn.Module] = [nn.Conv2d(z_channels, chans[0], 3, padding=1),
                                    ResBlock(chans[0], chans[0]), ResBlock(chans[0], chans[0])]
         for k in range(len(chans) - 1):
             if spec.upsample == "subpixel":
@@ -154,9 +100,9 @@ class Decoder(nn.Module):
                                        nn.SiLU(), nn.Conv2d(chans[-1], 1, 3, padding=1))
         self.noise_injection = spec.noise_injection
         self.calibrate_noise = spec.calibrate_noise
-        self.robust_calibration = spec.robust_calibration
-        self.factor = spec.factor
-        self.amp_head = nn.Sequential(nn.Conv2d(chans[-1] + 1, chans[-1], 3, padding=1),
+        self.calibration_quantile = spec.calibration_quantile
+        self.factor, self.bands = spec.factor, spec.texture_bands
+        self.amp_head = nn.Sequential(nn.Conv2d(chans[-1] + self.bands, chans[-1], 3, padding=1),
                                       nn.SiLU(), nn.Conv2d(chans[-1], spec.noise_bases, 3,
                                                            padding=1))
         nn.init.constant_(self.amp_head[2].bias, -4.0)
@@ -174,16 +120,18 @@ class Decoder(nn.Module):
         mean = (self.mean_head(h) + 1) / 2
         if not self.noise_injection:
             return mean, torch.zeros_like(mean)
+        texture = z[:, -self.bands:]
+        amp = nn.functional.softplus(self.amp_head(torch.cat([h, nn.functional.interpolate(
+            texture, scale_factor=self.factor, mode="bilinear", align_corners=False)], 1)))
         shape = (h.shape[0], self.colour.in_channels, *h.shape[2:])
-        white = torch.randn(shape, generator=generator, device=h.device, dtype=h.dtype)
-        texture = nn.functional.interpolate(z[:, -1:], scale_factor=self.factor, mode="bilinear",
-                                            align_corners=False)
-        amp = nn.functional.softplus(self.amp_head(torch.cat([h, texture], dim=1)))
-        noise = (amp * self.colour(white)).sum(1, keepdim=True)
-        if self.calibrate_noise:
-            noise = noise * noise_gain(z[:, -1:], mean.detach(), noise,
-                                       self.robust_calibration)
-        return mean, noise
+        components = []
+        for k in range(self.bands):
+            white = torch.randn(shape, generator=generator, device=h.device, dtype=h.dtype)
+            noise = (amp * self.colour(white)).sum(1, keepdim=True)
+            components.append(noise if k == 0 else _binomial_blur(noise))
+        if not self.calibrate_noise:
+            return mean, sum(components)
+        return mean, calibrate(texture, mean, components, self.calibration_quantile)
 
 
 class KLAutoencoder(nn.Module):
@@ -195,10 +143,10 @@ class KLAutoencoder(nn.Module):
         self.encoder, self.decoder = Encoder(spec), Decoder(spec)
 
     def encode(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """Posterior mean and log-variance, (B, C + 1, H/f, W/f); the last channel is the
-        deterministic texture channel (log-variance fixed very low)."""
+        """Posterior mean and log-variance, (B, C + bands, H/f, W/f); the last channels are
+        the deterministic texture channels (log-variance fixed very low)."""
         mean, logvar = self.encoder(x)
-        texture = texture_channel(x, self.spec.factor)
+        texture = texture_channels(x, self.spec.factor, self.spec.texture_bands)
         return (torch.cat([mean, texture], 1),
                 torch.cat([logvar, torch.full_like(texture, -30.0)], 1))
 
@@ -213,4 +161,5 @@ class KLAutoencoder(nn.Module):
         mu, logvar = self.encode(x)
         eps = torch.randn(mu.shape, generator=generator, device=mu.device, dtype=mu.dtype)
         image_mean, noise = self.decoder(mu + torch.exp(0.5 * logvar) * eps, generator)
-        return image_mean, noise, mu[:, :-1], logvar[:, :-1]
+        learned = self.spec.latent_channels
+        return image_mean, noise, mu[:, :learned], logvar[:, :learned]

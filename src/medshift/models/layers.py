@@ -77,10 +77,12 @@ class SubpixelUpsample(nn.Module):
         return nn.functional.pixel_shuffle(nn.functional.conv2d(x, weight, bias, padding=1), 2)
 
 
-def noise_filter(x: torch.Tensor) -> torch.Tensor:
-    """Immerkaer noise filter (anatomy cancels; white noise of std s keeps std s)."""
+def noise_filter(x: torch.Tensor, dilation: int = 1) -> torch.Tensor:
+    """Immerkaer noise filter (anatomy cancels; white noise of std s keeps std s); dilated,
+    it passes the band around 0.5 / ``dilation`` cycles/pixel instead of the finest."""
     kernel = torch.as_tensor(IMMERKAER / 6.0, dtype=x.dtype, device=x.device)
-    return torch.nn.functional.conv2d(x, kernel[None, None], padding=1)
+    return torch.nn.functional.conv2d(x, kernel[None, None], padding=dilation,
+                                      dilation=dilation)
 
 
 def texture_region(x: torch.Tensor, margin: int = 3) -> torch.Tensor:
