@@ -128,26 +128,21 @@ def _solve_level(stat: CellStatistic, band: _BandMoments, c: torch.Tensor, s: to
 
 
 @torch.no_grad()
-def solve_gains(texture: torch.Tensor, mean: torch.Tensor, components: list[torch.Tensor],
-                quantile: float | None) -> torch.Tensor:
-    """Gains (B, n) for the noise ``components`` (each (B, 1, H, W), independent) so that
-    mean + sum_i g_i c_i has the recorded band statistics.
+def solve_gains(stat: CellStatistic, cells, recorded: torch.Tensor, mean: torch.Tensor,
+                responses: list[list[torch.Tensor]], own: torch.Tensor) -> torch.Tensor:
+    """Gains (B, n) for n independent noise components so that mean + sum_i g_i c_i has
+    the ``recorded`` band powers (B, bands, h, w) in ``stat``; ``responses`` are the
+    components' band responses and ``own`` (B, n) their band-0 statistics.
 
     One component: its gain matches band 0. Two (white-ish, correlated): on a grid of mix
     angles theta (g = r cos theta, r sin theta on components scaled to equal band-0
     level), r is solved for band 0, and theta is where band 1 matches too; a target
     outside the pair's range takes the nearer component alone.
     """
-    factor = mean.shape[-1] // texture.shape[-1]
-    cells = lambda a: nn.functional.avg_pool2d(a, factor)  # noqa: E731
-    stat = CellStatistic(cells(texture_region(mean)), quantile)
-    recorded = texture_power(texture)
     target = stat(recorded[:, :1])[:, 0]
-    bands = len(components)
-    responses = [band_responses(c, bands) for c in components]
+    bands = len(responses)
     # equal band-0 level for both components, so the angle mixes shapes, not levels
-    norm = torch.cat([stat(cells(r[0] * r[0])).clamp_min(1e-20).sqrt() for r in responses],
-                     1)
+    norm = own.clamp_min(1e-20).sqrt()
     moments = [_BandMoments(cells, base, [r[k] / norm[:, i].view(-1, 1, 1, 1)
                                           for i, r in enumerate(responses)])
                for k, base in enumerate(band_responses(mean, bands))]
@@ -181,14 +176,14 @@ def calibrate(texture: torch.Tensor, mean: torch.Tensor, components: list[torch.
     images. Field, collimator and saturation edges are left out (the texture region):
     their filter power is structure, not noise.
     """
-    gains = solve_gains(texture, mean.detach(), components, quantile)
+    mean = mean.detach()
     factor = mean.shape[-1] // texture.shape[-1]
-    stat = CellStatistic(nn.functional.avg_pool2d(texture_region(mean.detach()), factor),
-                         quantile)
-    noise = torch.zeros_like(mean)
-    for k, component in enumerate(components):
-        own = stat(nn.functional.avg_pool2d(noise_filter(component) ** 2, factor))[:, 0]
-        own = own.clamp_min(1e-20)
-        normaliser = torch.sqrt(own.detach() / own).view(-1, 1, 1, 1)
-        noise = noise + gains[:, k].view(-1, 1, 1, 1) * normaliser * component
-    return noise
+    cells = lambda a: nn.functional.avg_pool2d(a, factor)  # noqa: E731
+    stat = CellStatistic(cells(texture_region(mean)), quantile)
+    responses = [band_responses(c, len(components)) for c in components]
+    own = torch.cat([stat(cells(r[0] ** 2)) for r in responses], 1).clamp_min(1e-20)
+    gains = solve_gains(stat, cells, texture_power(texture), mean,
+                        [[b.detach() for b in r] for r in responses], own.detach())
+    normaliser = torch.sqrt(own.detach() / own)
+    return sum(gains[:, k].view(-1, 1, 1, 1) * normaliser[:, k].view(-1, 1, 1, 1) * c
+               for k, c in enumerate(components))
