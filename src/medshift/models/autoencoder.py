@@ -16,7 +16,7 @@ import torch
 from torch import nn
 
 from medshift.models.calibration import calibrate, texture_channels
-from medshift.models.layers import ResBlock, SubpixelUpsample, norm
+from medshift.models.layers import ResBlock, SubpixelUpsample, binomial_blur, norm
 
 
 @dataclass(frozen=True)
@@ -61,12 +61,6 @@ class Encoder(nn.Module):
     def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         mean, logvar = self.net(x * 2 - 1).chunk(2, dim=1)
         return mean, logvar.clamp(-30, 20)
-
-
-def _binomial_blur(x: torch.Tensor) -> torch.Tensor:
-    """3x3 binomial low-pass ([1, 2, 1] / 4 on each axis), (B, 1, H, W)."""
-    kernel = torch.tensor([1.0, 2.0, 1.0], dtype=x.dtype, device=x.device) / 4
-    return nn.functional.conv2d(x, (kernel[:, None] * kernel[None, :])[None, None], padding=1)
 
 
 class Decoder(nn.Module):
@@ -128,7 +122,7 @@ class Decoder(nn.Module):
         for k in range(self.bands):
             white = torch.randn(shape, generator=generator, device=h.device, dtype=h.dtype)
             noise = (amp * self.colour(white)).sum(1, keepdim=True)
-            components.append(noise if k == 0 else _binomial_blur(noise))
+            components.append(noise if k == 0 else binomial_blur(noise))
         if not self.calibrate_noise:
             return mean, sum(components)
         return mean, calibrate(texture, mean, components, self.calibration_quantile)

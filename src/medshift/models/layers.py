@@ -85,6 +85,13 @@ def noise_filter(x: torch.Tensor, dilation: int = 1) -> torch.Tensor:
                                       dilation=dilation)
 
 
+def binomial_blur(x: torch.Tensor) -> torch.Tensor:
+    """3x3 binomial low-pass ([1, 2, 1] / 4 on each axis), (B, 1, H, W)."""
+    kernel = torch.tensor([1.0, 2.0, 1.0], dtype=x.dtype, device=x.device) / 4
+    return torch.nn.functional.conv2d(x, (kernel[:, None] * kernel[None, :])[None, None],
+                                      padding=1)
+
+
 def texture_region(x: torch.Tensor, margin: int = 3) -> torch.Tensor:
     """1 where ``x`` is unsaturated and ``margin`` pixels from any saturated pixel, else 0:
     the region noise is measured in (``texture_mask``'s; field and collimator edges are

@@ -12,21 +12,16 @@ from medshift.models.calibration import (
     texture_channels,
     texture_power,
 )
+from medshift.models.layers import binomial_blur
 
 from .images import noisy_with_collimator
-
-
-def _blur(x: torch.Tensor) -> torch.Tensor:
-    from medshift.models.autoencoder import _binomial_blur
-
-    return _binomial_blur(x)
 
 
 def _correlated(shape: tuple[int, ...], sigma: float, mix: float, seed: int) -> torch.Tensor:
     """Noise of std ~sigma whose correlation grows with ``mix`` (white to binomial-blurred)."""
     gen = torch.Generator().manual_seed(seed)
     white, other = torch.randn(shape, generator=gen), torch.randn(shape, generator=gen)
-    return sigma * ((1 - mix) * white + mix * 2.7 * _blur(other))
+    return sigma * ((1 - mix) * white + mix * 2.7 * binomial_blur(other))
 
 
 def _band_rms(x: torch.Tensor, band: int) -> torch.Tensor:
@@ -99,7 +94,7 @@ def test_two_band_calibration_restores_level_and_correlation(quantile):
                                                         (0.005, 0.8)])])
     gen = torch.Generator().manual_seed(9)
     white = 0.003 * torch.randn(x.shape, generator=gen)
-    smooth = 0.003 * _blur(torch.randn(x.shape, generator=gen))
+    smooth = 0.003 * binomial_blur(torch.randn(x.shape, generator=gen))
     rec = yy + calibrate(texture_channels(x, 4, bands=2), yy, [white, smooth], quantile)
     for band in (0, 1):
         assert torch.allclose(_band_rms(rec, band), _band_rms(x, band), rtol=0.05)
