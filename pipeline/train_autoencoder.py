@@ -1,6 +1,8 @@
 """DVC stage `autoencoder`: train, evaluate on the test split, export with LatentStats.
 
     python -m pipeline.train_autoencoder [paths...]          # or under torchrun -m
+
+Reconstructions are judged by the `classifier` stage's model (never trained here).
 """
 
 from __future__ import annotations
@@ -8,21 +10,14 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-import torch
-
 from medshift.config import AutoencoderConfig, IngestConfig, load_section
 from medshift.evaluation.autoencoder_report import autoencoder_figure, autoencoder_report
 from medshift.io import write_json
 from medshift.latents import LatentStats
-from medshift.models.export import save_export
-from medshift.training.autoencoder import (
-    encode,
-    predict,
-    reconstruct,
-    spec_from,
-    train_autoencoder,
-    train_classifier,
-)
+from medshift.models.classifier import DomainClassifier
+from medshift.models.export import load_classifier, save_export
+from medshift.training.autoencoder import encode, reconstruct, spec_from, train_autoencoder
+from medshift.training.classifier import predict, train_classifier
 from medshift.training.distributed import setup, teardown
 from pipeline.common import CsvSink, load_sets, stage_parser, tracked
 from pipeline.tracking import file_digest
@@ -31,7 +26,8 @@ from pipeline.tracking import file_digest
 def parse() -> argparse.Namespace:
     p = stage_parser(__doc__.splitlines()[0])
     p.add_argument("--out", type=Path, default=Path("models/autoencoder"))
-    p.add_argument("--classifier", type=Path, default=Path("models/classifier"))
+    p.add_argument("--classifier", type=Path, default=Path("models/classifier"),
+                   help="the judge exported by the classifier stage (an input)")
     p.add_argument("--checkpoints", type=Path, default=Path("models/checkpoints/autoencoder"))
     p.add_argument("--report", type=Path, default=Path("reports/autoencoder.json"))
     p.add_argument("--loss-csv", type=Path, default=Path("reports/plots/autoencoder_loss.csv"))
@@ -44,6 +40,10 @@ def main() -> None:
     info = setup()
     cfg = AutoencoderConfig.from_params(load_section(args.params, "autoencoder"))
     classes = IngestConfig.from_params(load_section(args.params, "ingest")).class_ids
+    judge, judge_meta = load_classifier(args.classifier)
+    if tuple(judge_meta["classes"]) != classes:
+        raise ValueError(f"{args.classifier}: classifier classes {judge_meta['classes']} "
+                         f"differ from params.ingest.classes {list(classes)}")
     whole = ("train",) if cfg.whole_training_subjects else ()
     train, test = load_sets(args.manifest, args.splits, args.images, "train", "test",
                             whole_subjects=whole)
@@ -59,19 +59,20 @@ def main() -> None:
             if run is not None:
                 run.artifact(path, "checkpoints/autoencoder")
 
-        # the perceptual feature network is its own model (another seed): the classifier
+        # the perceptual feature network is its own model (crops, another seed): the judge
         # that scores reconstructions below never takes part in training
         feature_net = (train_classifier(train.images, train.labels, len(classes),
-                                        cfg.classifier_steps, cfg.seed + 1, crop=cfg.crop)
+                                        cfg.feature_net_steps, cfg.seed + 1, crop=cfg.crop,
+                                        progress=True)
                        if cfg.perceptual_weight > 0 else None)
         model = train_autoencoder(cfg, train.images, info, args.checkpoints, on_step,
                                   on_checkpoint, feature_net)
         if info.is_main:
-            report = evaluate(model, train, test, classes, cfg)
-            classifier = report.pop("_classifier")
+            recon = reconstruct(model, test.images, seed=cfg.seed)
+            report = evaluate(recon, test, judge, classes)
+            report["classifier_train_images"] = judge_meta["train_images"]
             args.figure.parent.mkdir(parents=True, exist_ok=True)
-            autoencoder_figure(test.images, report.pop("_recon"), test.labels, classes,
-                               args.figure)
+            autoencoder_figure(test.images, recon, test.labels, classes, args.figure)
             stats = LatentStats.fit(encode(model, train.images))
             save_export(args.out, {"autoencoder": model},
                         {"autoencoder": spec_from(cfg).to_dict(), "classes": list(classes),
@@ -85,28 +86,16 @@ def main() -> None:
                                             if isinstance(v, float)}, f"ae_test/{name}/")
                 run.dictionary(report, "autoencoder_report.json")
                 run.artifact(args.figure, "figures")
-            _save_classifier(classifier, args.classifier, classes)
             print(f"autoencoder: checks {report['checks']}")
     teardown(info)
 
 
-def evaluate(model, train, test, classes, cfg: AutoencoderConfig) -> dict:
-    """Test-split report; the classifier is trained on the (real) training images."""
-    classifier = train_classifier(train.images, train.labels, len(classes),
-                                  cfg.classifier_steps, cfg.seed)
-    recon = reconstruct(model, test.images, seed=cfg.seed)
+def evaluate(recon, test, judge: DomainClassifier, classes: tuple[str, ...]) -> dict:
+    """Test-split report of reconstructions ``recon`` of ``test``, judged by ``judge``."""
     report = autoencoder_report(test.images, recon, test.labels, classes,
-                                predict(classifier, test.images), predict(classifier, recon))
-    report["classifier_train_images"] = int(len(train))
+                                predict(judge, test.images), predict(judge, recon))
     report["test_images"] = int(len(test))
-    report["_classifier"], report["_recon"] = classifier, recon
     return report
-
-
-def _save_classifier(classifier: torch.nn.Module, out: Path, classes) -> None:
-    save_export(out, {"classifier": classifier},
-                {"classes": list(classes), "width": 32,
-                 "note": "X-ray domain/dose classifier trained on the training split"})
 
 
 if __name__ == "__main__":

@@ -196,6 +196,25 @@ class SplitConfig:
 
 
 @dataclass(frozen=True)
+class ClassifierConfig:
+    """params.classifier: the X-ray domain/dose classifier that judges reconstructions
+    (and later translations); trained on every image of the training subjects."""
+
+    steps: int = 600
+    batch_size: int = 32
+    lr: float = 2e-3
+    seed: int = 0
+
+    def __post_init__(self) -> None:
+        if self.steps < 1 or self.batch_size < 1 or self.lr <= 0:
+            raise ConfigError("params.classifier: steps and batch_size must be >= 1, lr > 0")
+
+    @classmethod
+    def from_params(cls, values: dict[str, Any]) -> ClassifierConfig:
+        return _from_mapping(cls, values, "classifier")
+
+
+@dataclass(frozen=True)
 class AutoencoderConfig:
     """params.autoencoder: texture-preserving 1-channel KL autoencoder."""
 
@@ -219,7 +238,7 @@ class AutoencoderConfig:
     perceptual_weight: float = 0.0
     adversarial_weight: float = 0.0
     adversarial_start: int = 0
-    classifier_steps: int = 400
+    feature_net_steps: int = 400
     whole_training_subjects: bool = True
     log_every: int = 50
     checkpoint_every: int = 500
@@ -239,8 +258,9 @@ class AutoencoderConfig:
         if self.texture_bands not in (1, 2):
             raise ConfigError("params.autoencoder.texture_bands must be 1 (noise level) or 2 "
                               "(level and correlation)")
-        if self.upsample not in ("nearest", "subpixel"):
-            raise ConfigError("params.autoencoder.upsample must be 'nearest' or 'subpixel'")
+        if self.upsample not in ("nearest", "bilinear", "subpixel"):
+            raise ConfigError("params.autoencoder.upsample must be 'nearest', 'bilinear' or "
+                              "'subpixel'")
 
     @classmethod
     def from_params(cls, values: dict[str, Any]) -> AutoencoderConfig:

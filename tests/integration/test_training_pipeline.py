@@ -1,4 +1,5 @@
-"""The autoencoder and train stage scripts end to end, tracked in a temporary MLflow store."""
+"""The classifier, autoencoder and train stage scripts end to end, tracked in a temporary
+MLflow store."""
 
 from __future__ import annotations
 
@@ -21,8 +22,9 @@ def staged(tmp_path, simulated_tree, monkeypatch):
     params = yaml.safe_load((REPO / "params.yaml").read_text())
     params["ingest"].update(size=32, workers=1)
     params["ingest"]["sources"][0]["path"] = str(simulated_tree)
+    params["classifier"].update(steps=5)
     params["autoencoder"].update(steps=12, batch_size=4, crop=16, base_channels=16,
-                                 classifier_steps=5, log_every=4, checkpoint_every=6)
+                                 feature_net_steps=5, log_every=4, checkpoint_every=6)
     params["train"].update(base_channels=16, steps=8, batch_size=8, warmup_steps=2,
                            log_every=4, checkpoint_every=4, sample_every=4, sample_nfe=2,
                            sample_method="euler")
@@ -40,8 +42,13 @@ def _run(module, monkeypatch):
 
 
 def test_stages_train_track_export_and_translate(staged, monkeypatch):
-    from pipeline import train_autoencoder, train_flow
+    from pipeline import train_autoencoder, train_classifier, train_flow
 
+    _run(train_classifier, monkeypatch)
+    judge = json.loads((staged / "reports/classifier.json").read_text())
+    assert set(judge["accuracy"]) == {"syn_low", "syn_high", "real_low", "real_normal",
+                                      "real_exposure"}
+    assert sum(map(sum, judge["confusion"]["counts"])) == judge["test_images"]
     _run(train_autoencoder, monkeypatch)
     report = json.loads((staged / "reports/autoencoder.json").read_text())
     assert set(report["per_class"]) == {"syn_low", "syn_high", "real_low", "real_normal",
@@ -67,7 +74,7 @@ def test_stages_train_track_export_and_translate(staged, monkeypatch):
     mlflow.set_tracking_uri(f"sqlite:///{staged / 'mlflow.db'}")
     runs = mlflow.search_runs(experiment_names=["medshift"], output_format="list")
     by_stage = {r.data.tags["stage"]: r for r in runs}
-    assert set(by_stage) == {"autoencoder", "train"}
+    assert set(by_stage) == {"classifier", "autoencoder", "train"}
     flow_run = by_stage["train"]
     assert {"flow/loss", "flow/lr", "flow/grad_norm", "flow/samples_per_s"} <= set(
         flow_run.data.metrics)

@@ -30,7 +30,7 @@ class AutoencoderSpec:
     calibrate_noise: bool = True
     noise_bases: int = 3    # coloured white-noise bases the decoder mixes
     noise_kernel: int = 5   # side of each basis's colouring kernel (odd)
-    upsample: str = "nearest"  # decoder x2 steps: "nearest" + conv, or "subpixel"
+    upsample: str = "nearest"  # decoder x2 steps: "nearest" or "bilinear" + conv, or "subpixel"
     calibration_quantile: float | None = None  # match this quantile of cell powers, not the sum
     texture_bands: int = 1  # explicit texture channels: noise level, + its correlation (2)
 
@@ -85,7 +85,7 @@ class Decoder(nn.Module):
             if spec.upsample == "subpixel":
                 blocks.append(SubpixelUpsample(chans[k], chans[k + 1]))
             else:
-                blocks += [nn.Upsample(scale_factor=2, mode="nearest"),
+                blocks += [nn.Upsample(scale_factor=2, mode=spec.upsample),
                            nn.Conv2d(chans[k], chans[k + 1], 3, padding=1)]
             if k < len(chans) - 2:
                 blocks.append(ResBlock(chans[k + 1], chans[k + 1]))

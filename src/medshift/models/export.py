@@ -17,6 +17,7 @@ from safetensors.torch import load_file, save_file
 from medshift import __version__
 from medshift.latents import LatentStats
 from medshift.models.autoencoder import AutoencoderSpec, KLAutoencoder
+from medshift.models.classifier import DomainClassifier
 from medshift.models.velocity import VelocitySpec, VelocityUNet
 
 
@@ -45,6 +46,15 @@ def load_autoencoder(directory: Path) -> tuple[KLAutoencoder, dict]:
     meta = json.loads((Path(directory) / "metadata.json").read_text())
     model = KLAutoencoder(AutoencoderSpec(**meta["autoencoder"]))
     model.load_state_dict(_weights(Path(directory), "autoencoder"))
+    return model.eval(), meta
+
+
+def load_classifier(directory: Path | str) -> tuple[DomainClassifier, dict]:
+    """The domain/dose classifier and its metadata from an export directory."""
+    directory = Path(directory)
+    meta = json.loads((directory / "metadata.json").read_text())
+    model = DomainClassifier(len(meta["classes"]), meta["width"])
+    model.load_state_dict(_weights(directory, "classifier"))
     return model.eval(), meta
 
 

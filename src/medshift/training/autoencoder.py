@@ -1,4 +1,4 @@
-"""Train the texture-preserving autoencoder and the X-ray domain classifier."""
+"""Train the texture-preserving autoencoder; encode and reconstruct with it."""
 
 from __future__ import annotations
 
@@ -6,13 +6,13 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from torch import nn
 
 from medshift.config import AutoencoderConfig
 from medshift.models.autoencoder import AutoencoderSpec, KLAutoencoder
 from medshift.models.classifier import DomainClassifier
 from medshift.models.discriminator import PatchDiscriminator
 from medshift.models.layers import texture_region
+from medshift.training.augment import crop_and_flip
 from medshift.training.distributed import DistInfo
 from medshift.training.loop import LoopConfig, OnStep, TrainState, run, warmup_cosine
 from medshift.training.losses import (
@@ -31,25 +31,6 @@ def spec_from(cfg: AutoencoderConfig) -> AutoencoderSpec:
                            cfg.noise_injection, cfg.calibrate_noise, cfg.noise_bases,
                            cfg.noise_kernel, cfg.upsample,
                            cfg.calibration_quantile, cfg.texture_bands)
-
-
-def _random_crop(x: torch.Tensor, crop: int, gen: torch.Generator) -> torch.Tensor:
-    """One random crop position per batch (the step's generator)."""
-    h, w = x.shape[-2:]
-    i = int(torch.randint(0, h - crop + 1, (1,), generator=gen))
-    j = int(torch.randint(0, w - crop + 1, (1,), generator=gen))
-    return x[..., i:i + crop, j:j + crop]
-
-
-def _crop_and_flip(x: torch.Tensor, crop: int, gen: torch.Generator) -> torch.Tensor:
-    """One random crop position and flip pair per step (the step's generator)."""
-    x = _random_crop(x, crop, gen)
-    flips = torch.rand(2, generator=gen)
-    if flips[0] < 0.5:
-        x = x.flip(-1)
-    if flips[1] < 0.5:
-        x = x.flip(-2)
-    return x
 
 
 class Adversary:
@@ -108,7 +89,7 @@ def train_autoencoder(cfg: AutoencoderConfig, images: np.ndarray, info: DistInfo
                        extra={"adversary": adversary} if adversary is not None else {})
 
     def step_fn(batch: tuple[torch.Tensor, ...], gen: torch.Generator) -> dict:
-        x = _crop_and_flip(batch[0], cfg.crop, gen)
+        x = crop_and_flip(batch[0], cfg.crop, gen)
         mean, noise, mu, logvar = net(x, gen)
         rec = mean + noise
         l1 = (mean - x).abs().mean()
@@ -151,7 +132,7 @@ def train_autoencoder(cfg: AutoencoderConfig, images: np.ndarray, info: DistInfo
 @torch.no_grad()
 def encode(model: KLAutoencoder, images: np.ndarray | torch.Tensor, batch: int = 64
            ) -> torch.Tensor:
-    """Posterior means (N, C + 1, H/f, W/f) of images (N, 1, H, W)."""
+    """Posterior means (N, C + bands, H/f, W/f) of images (N, 1, H, W)."""
     x = torch.as_tensor(images)
     return torch.cat([model.encode(x[k:k + batch])[0] for k in range(0, len(x), batch)])
 
@@ -164,58 +145,3 @@ def reconstruct(model: KLAutoencoder, images: np.ndarray, seed: int = 0, batch: 
     z = encode(model, images, batch)
     return torch.cat([model.decode(z[k:k + batch], gen) for k in range(0, len(z), batch)]
                      ).numpy()
-
-
-def _augment(x: torch.Tensor, gen: torch.Generator, shift: int) -> torch.Tensor:
-    """Per-image flips on both axes and one shift of up to ``shift`` px (edges replicated):
-    views the class does not depend on, so the classifier learns none of them."""
-    flips = torch.rand(x.shape[0], 2, generator=gen) < 0.5
-    x = torch.where(flips[:, 0, None, None, None], x.flip(-1), x)
-    x = torch.where(flips[:, 1, None, None, None], x.flip(-2), x)
-    if shift:
-        padded = nn.functional.pad(x, (shift,) * 4, mode="replicate")
-        i, j = torch.randint(0, 2 * shift + 1, (2,), generator=gen).tolist()
-        x = padded[..., i:i + x.shape[-2], j:j + x.shape[-1]]
-    return x
-
-
-def train_classifier(images: np.ndarray, labels: np.ndarray, n_classes: int, steps: int,
-                     seed: int = 0, batch: int = 32, crop: int | None = None,
-                     lr: float = 2e-3) -> DomainClassifier:
-    """The X-ray domain/dose classifier on training images, with flips and small shifts as
-    augmentation and a one-cycle learning rate; with ``crop``, on random crops of that size
-    (a texture feature network for crop training).
-
-    Without the augmentation a flipped or 1-px shifted test image moved the accuracy of
-    real_low by up to 32 points, more than the 10 the autoencoder check allows.
-    """
-    torch.manual_seed(seed)
-    model = DomainClassifier(n_classes)
-    optimizer = torch.optim.AdamW(model.parameters(), lr=lr)
-    schedule = torch.optim.lr_scheduler.OneCycleLR(optimizer, lr, total_steps=steps,
-                                                   pct_start=0.1)
-    x, y = torch.from_numpy(images), torch.from_numpy(labels.copy())
-    gen = torch.Generator().manual_seed(seed)
-    for _ in range(steps):
-        idx = torch.randint(0, len(x), (batch,), generator=gen)
-        xb = _augment(x[idx], gen, shift=0 if crop else 3)
-        if crop is not None:
-            xb = _random_crop(xb, crop, gen)
-        loss = nn.functional.cross_entropy(model(xb), y[idx])
-        optimizer.zero_grad()
-        loss.backward()
-        optimizer.step()
-        schedule.step()
-    return model.eval()
-
-
-@torch.no_grad()
-def predict(model: DomainClassifier, images: np.ndarray, batch: int = 64) -> np.ndarray:
-    """Class ids (N,), from class probabilities averaged over the four flips of each image."""
-    x = torch.as_tensor(images)
-    probs = []
-    for k in range(0, len(x), batch):
-        xb = x[k:k + batch]
-        views = (xb, xb.flip(-1), xb.flip(-2), xb.flip(-1).flip(-2))
-        probs.append(sum(torch.softmax(model(v), 1) for v in views))
-    return torch.cat(probs).argmax(1).numpy()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 import torch
 
@@ -144,8 +145,12 @@ def test_subpixel_upsampling_starts_as_nearest_and_has_no_notch_at_nyquist():
         assert nyquist_power(up(x)) > 0.1  # learned phases can put power there ...
         flat = up(torch.ones(1, 3, 8, 8))[..., 2:-2, 2:-2]  # ... but never on a flat input
         assert torch.allclose(flat, flat[..., :1, :1].expand_as(flat), atol=1e-5)
-    assert KLAutoencoder(AutoencoderSpec(base_channels=16, upsample="subpixel")).decode(
-        torch.zeros(1, 5, 4, 4)).shape == (1, 1, 16, 16)
+    for mode in ("subpixel", "bilinear"):
+        assert KLAutoencoder(AutoencoderSpec(base_channels=16, upsample=mode)).decode(
+            torch.zeros(1, 5, 4, 4)).shape == (1, 1, 16, 16)
+    bilinear = KLAutoencoder(AutoencoderSpec(base_channels=16, upsample="bilinear")).decoder
+    assert [m.mode for m in bilinear.blocks if isinstance(m, torch.nn.Upsample)] == [
+        "bilinear", "bilinear"]
     with pytest.raises(ConfigError, match="upsample"):
         AutoencoderConfig(upsample="bicubic")
 
@@ -167,10 +172,37 @@ def test_gradient_l1_ignores_zero_mean_noise_more_than_a_lost_edge():
 
 def test_classifier_prediction_averages_the_four_flips():
     from medshift.models.classifier import DomainClassifier
-    from medshift.training.autoencoder import predict
+    from medshift.training.classifier import predict
 
     torch.manual_seed(0)
     model = DomainClassifier(3).eval()
     x = torch.rand(6, 1, 32, 32).numpy()
     for flipped in (x[..., ::-1], x[..., ::-1, :], x[..., ::-1, ::-1]):
         assert (predict(model, flipped.copy()) == predict(model, x)).all()
+
+
+def test_classifier_report_counts_per_class_and_confusion():
+    from medshift.evaluation.classification import classifier_report
+
+    labels = np.array([0, 0, 0, 1, 1, 2])
+    pred = np.array([0, 0, 1, 1, 2, 2])
+    report = classifier_report(pred, labels, ("a", "b", "c"))
+    assert report["accuracy"] == {"a": round(2 / 3, 4), "b": 0.5, "c": 1.0}
+    assert report["overall_accuracy"] == round(4 / 6, 4)
+    assert report["confusion"]["counts"] == [[2, 1, 0], [0, 1, 1], [0, 0, 1]]
+
+
+def test_classifier_export_round_trip(tmp_path):
+    from medshift.models.classifier import DomainClassifier
+    from medshift.models.export import load_classifier, save_export
+    from medshift.training.classifier import train_classifier
+
+    gen = np.random.default_rng(0)
+    images = gen.random((12, 1, 32, 32), dtype=np.float32)
+    labels = np.arange(12) % 3
+    model = train_classifier(images, labels, 3, steps=3, batch=4)
+    assert isinstance(model, DomainClassifier) and not model.training
+    save_export(tmp_path, {"classifier": model}, {"classes": ["a", "b", "c"], "width": 32})
+    loaded, meta = load_classifier(tmp_path)
+    x = torch.from_numpy(images[:4])
+    assert torch.equal(loaded(x), model(x)) and meta["classes"] == ["a", "b", "c"]

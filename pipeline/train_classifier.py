@@ -1,0 +1,59 @@
+"""DVC stage `classifier`: the X-ray domain/dose classifier that judges reconstructions.
+
+    python -m pipeline.train_classifier [paths...]
+
+An instrument, not part of MedShift: it is trained once on every image of the training
+subjects and only re-run when its data or params change, so retuning the autoencoder
+never moves the judge. Writes its test-split accuracy and confusion matrix.
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from medshift.config import ClassifierConfig, IngestConfig, load_section
+from medshift.evaluation.classification import classifier_report
+from medshift.io import write_json
+from medshift.models.export import save_export
+from medshift.training.classifier import predict, train_classifier
+from pipeline.common import load_sets, stage_parser, tracked
+from pipeline.tracking import file_digest
+
+WIDTH = 32  # DomainClassifier's default width, recorded for load_classifier
+
+
+def parse() -> argparse.Namespace:
+    p = stage_parser(__doc__.splitlines()[0])
+    p.add_argument("--out", type=Path, default=Path("models/classifier"))
+    p.add_argument("--report", type=Path, default=Path("reports/classifier.json"))
+    return p.parse_args()
+
+
+def main() -> None:
+    args = parse()
+    cfg = ClassifierConfig.from_params(load_section(args.params, "classifier"))
+    classes = IngestConfig.from_params(load_section(args.params, "ingest")).class_ids
+    train, test = load_sets(args.manifest, args.splits, args.images, "train", "test",
+                            whole_subjects=("train",))
+    tags = {"stage": "classifier", "data_version": file_digest(args.manifest)}
+    with tracked(True, "classifier", {"classifier": cfg.__dict__}, tags) as run:
+        model = train_classifier(train.images, train.labels, len(classes), cfg.steps,
+                                 cfg.seed, cfg.batch_size, lr=cfg.lr, progress=True)
+        report = {**classifier_report(predict(model, test.images), test.labels, classes),
+                  "train_images": int(len(train)), "test_images": int(len(test))}
+        save_export(args.out, {"classifier": model},
+                    {"classes": list(classes), "width": WIDTH, "config": cfg.__dict__,
+                     "data_version": tags["data_version"], "train_images": len(train),
+                     "note": "X-ray domain/dose classifier trained on the training split"})
+        write_json(args.report, report)
+        if run is not None:
+            run.metrics(cfg.steps, {f"test_accuracy/{k}": v
+                                    for k, v in report["accuracy"].items()})
+            run.dictionary(report, "classifier_report.json")
+    print(f"classifier: test accuracy {report['overall_accuracy']:.1%} "
+          f"({report['accuracy']})")
+
+
+if __name__ == "__main__":
+    main()

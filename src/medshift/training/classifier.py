@@ -1,0 +1,54 @@
+"""Train the X-ray domain/dose classifier (the autoencoder's judge and feature network)."""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+from torch import nn
+
+from medshift.models.classifier import DomainClassifier
+from medshift.training.augment import flip_and_shift, random_crop
+
+
+def train_classifier(images: np.ndarray, labels: np.ndarray, n_classes: int, steps: int,
+                     seed: int = 0, batch: int = 32, crop: int | None = None,
+                     lr: float = 2e-3, progress: bool = False) -> DomainClassifier:
+    """The classifier on training images, with flips and small shifts as augmentation and
+    a one-cycle learning rate; with ``crop``, on random crops of that size (a texture
+    feature network for crop training).
+
+    Without the augmentation a flipped or 1-px shifted test image moved the accuracy of
+    real_low by up to 32 points, more than the 10 the autoencoder check allows.
+    """
+    from tqdm.auto import tqdm
+
+    torch.manual_seed(seed)
+    model = DomainClassifier(n_classes)
+    optimizer = torch.optim.AdamW(model.parameters(), lr=lr)
+    schedule = torch.optim.lr_scheduler.OneCycleLR(optimizer, lr, total_steps=steps,
+                                                   pct_start=0.1)
+    x, y = torch.from_numpy(images), torch.from_numpy(labels.copy())
+    gen = torch.Generator().manual_seed(seed)
+    for _ in tqdm(range(steps), desc="classifier", disable=not progress, mininterval=1.0):
+        idx = torch.randint(0, len(x), (batch,), generator=gen)
+        xb = flip_and_shift(x[idx], gen, shift=0 if crop else 3)
+        if crop is not None:
+            xb = random_crop(xb, crop, gen)
+        loss = nn.functional.cross_entropy(model(xb), y[idx])
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+        schedule.step()
+    return model.eval()
+
+
+@torch.no_grad()
+def predict(model: DomainClassifier, images: np.ndarray, batch: int = 64) -> np.ndarray:
+    """Class ids (N,), from class probabilities averaged over the four flips of each image."""
+    x = torch.as_tensor(images)
+    probs = []
+    for k in range(0, len(x), batch):
+        xb = x[k:k + batch]
+        views = (xb, xb.flip(-1), xb.flip(-2), xb.flip(-1).flip(-2))
+        probs.append(sum(torch.softmax(model(v), 1) for v in views))
+    return torch.cat(probs).argmax(1).numpy()
