@@ -20,8 +20,6 @@ from medshift.training.classifier import predict, train_classifier
 from pipeline.common import load_sets, stage_parser, tracked
 from pipeline.tracking import file_digest
 
-WIDTH = 32  # DomainClassifier's default width, recorded for load_classifier
-
 
 def parse() -> argparse.Namespace:
     p = stage_parser(__doc__.splitlines()[0])
@@ -43,7 +41,7 @@ def main() -> None:
         report = {**classifier_report(predict(model, test.images), test.labels, classes),
                   "train_images": int(len(train)), "test_images": int(len(test))}
         save_export(args.out, {"classifier": model},
-                    {"classes": list(classes), "width": WIDTH, "config": cfg.__dict__,
+                    {"classes": list(classes), "width": model.width, "config": cfg.__dict__,
                      "data_version": tags["data_version"], "train_images": len(train),
                      "note": "X-ray domain/dose classifier trained on the training split"})
         write_json(args.report, report)

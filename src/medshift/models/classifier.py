@@ -13,6 +13,7 @@ class DomainClassifier(nn.Module):
 
     def __init__(self, n_classes: int, width: int = 32) -> None:
         super().__init__()
+        self.width = width
         self.body = nn.Sequential(
             nn.Conv2d(2, width // 2, 3, stride=2, padding=1), ResBlock(width // 2, width // 2),
             nn.Conv2d(width // 2, width, 3, stride=2, padding=1), ResBlock(width, width),

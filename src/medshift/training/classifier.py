@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 from torch import nn
+from tqdm import tqdm
 
 from medshift.models.classifier import DomainClassifier
 from medshift.training.augment import flip_and_shift, random_crop
@@ -20,8 +21,6 @@ def train_classifier(images: np.ndarray, labels: np.ndarray, n_classes: int, ste
     Without the augmentation a flipped or 1-px shifted test image moved the accuracy of
     real_low by up to 32 points, more than the 10 the autoencoder check allows.
     """
-    from tqdm.auto import tqdm
-
     torch.manual_seed(seed)
     model = DomainClassifier(n_classes)
     optimizer = torch.optim.AdamW(model.parameters(), lr=lr)
