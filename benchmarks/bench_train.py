@@ -3,9 +3,10 @@
     python benchmarks/bench_train.py    # needs the ingest and split outputs (dvc repro split)
 
 Target (issue 4): both training stages together in <= 12 minutes on 2 cores (CPU profile,
-128 px). Reports wall time, steps/s, samples/s and peak RSS per stage to
-benchmarks/results/train.json. The `classifier` stage (the judge of reconstructions, an
-instrument trained once per data version) is timed too and reported outside the target.
+128 px). Reports wall time, steps/s, samples/s, peak RSS and whether bf16 autocast was on,
+per stage, to benchmarks/results/train.json. The `classifier` stage (the judge of
+reconstructions, an instrument trained once per data version) is timed too and reported
+outside the target.
 Each stage runs through `dvc repro --single-item --force`, so dvc.lock records the result.
 """
 
@@ -21,7 +22,10 @@ import subprocess
 import time
 from pathlib import Path
 
+import torch
 import yaml
+
+from medshift.training.precision import use_bf16
 
 STAGES = {"autoencoder": "reports/plots/autoencoder_loss.csv",
           "train": "reports/plots/train_loss.csv"}
@@ -53,7 +57,8 @@ def main() -> None:
             "wall_seconds": round(wall, 1), "steps": section["steps"],
             "batch_size": section["batch_size"], "median_samples_per_s": round(rate, 1),
             "median_steps_per_s": round(rate / section["batch_size"], 2),
-            "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024)}
+            "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024),
+            "bf16": use_bf16(section["bf16"], torch.device("cpu"))}
     total = sum(s["wall_seconds"] for s in result["stages"].values())
     result.update(total_seconds=round(total, 1), target_seconds=720,
                   meets_target=total <= 720, cpu_count=os.cpu_count())

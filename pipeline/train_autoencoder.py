@@ -10,6 +10,8 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+import numpy as np
+
 from medshift.config import AutoencoderConfig, IngestConfig, load_section
 from medshift.evaluation.autoencoder_report import autoencoder_figure, autoencoder_report
 from medshift.io import write_json
@@ -68,11 +70,12 @@ def main() -> None:
         model = train_autoencoder(cfg, train.images, info, args.checkpoints, on_step,
                                   on_checkpoint, feature_net)
         if info.is_main:
-            recon = reconstruct(model, test.images, seed=cfg.seed)
+            recon = np.stack([reconstruct(model, test.images, seed=cfg.seed + draw)
+                              for draw in range(cfg.eval_noise_draws)])
             report = evaluate(recon, test, judge, classes)
             report["classifier_train_images"] = judge_meta["train_images"]
             args.figure.parent.mkdir(parents=True, exist_ok=True)
-            autoencoder_figure(test.images, recon, test.labels, classes, args.figure)
+            autoencoder_figure(test.images, recon[0], test.labels, classes, args.figure)
             stats = LatentStats.fit(encode(model, train.images))
             save_export(args.out, {"autoencoder": model},
                         {"autoencoder": spec_from(cfg).to_dict(), "classes": list(classes),
@@ -90,10 +93,13 @@ def main() -> None:
     teardown(info)
 
 
-def evaluate(recon, test, judge: DomainClassifier, classes: tuple[str, ...]) -> dict:
-    """Test-split report of reconstructions ``recon`` of ``test``, judged by ``judge``."""
+def evaluate(recon: np.ndarray, test, judge: DomainClassifier, classes: tuple[str, ...]
+             ) -> dict:
+    """Test-split report of reconstructions ``recon`` (draws, N, 1, H, W) of ``test``,
+    judged by ``judge``."""
     report = autoencoder_report(test.images, recon, test.labels, classes,
-                                predict(judge, test.images), predict(judge, recon))
+                                predict(judge, test.images),
+                                np.stack([predict(judge, draw) for draw in recon]))
     report["test_images"] = int(len(test))
     return report
 

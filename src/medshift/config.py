@@ -45,6 +45,12 @@ def _from_mapping(cls, values: dict[str, Any], section: str):
     return cls(**converted)
 
 
+def _check_bf16(value: Any, section: str) -> None:
+    if value not in ("auto", True, False):
+        raise ConfigError(f"params.{section}.bf16 must be true, false or auto (bf16 autocast "
+                          f"where the device computes bf16 natively)")
+
+
 @dataclass(frozen=True)
 class SimulateConfig:
     """params.simulate: the embedded benchmark (SIMULATOR.md)."""
@@ -239,6 +245,8 @@ class AutoencoderConfig:
     adversarial_weight: float = 0.0
     adversarial_start: int = 0
     feature_net_steps: int = 400
+    bf16: str | bool = "auto"
+    eval_noise_draws: int = 1
     whole_training_subjects: bool = True
     log_every: int = 50
     checkpoint_every: int = 500
@@ -258,6 +266,9 @@ class AutoencoderConfig:
         if self.texture_bands not in (1, 2):
             raise ConfigError("params.autoencoder.texture_bands must be 1 (noise level) or 2 "
                               "(level and correlation)")
+        _check_bf16(self.bf16, "autoencoder")
+        if self.eval_noise_draws < 1:
+            raise ConfigError("params.autoencoder.eval_noise_draws must be >= 1")
         if self.upsample not in ("nearest", "bilinear", "subpixel"):
             raise ConfigError("params.autoencoder.upsample must be 'nearest', 'bilinear' or "
                               "'subpixel'")
@@ -288,9 +299,11 @@ class TrainConfig:
     sample_nfe: int = 16
     sample_method: str = "midpoint"
     guidance: float = 1.5
+    bf16: str | bool = "auto"
     seed: int = 0
 
     def __post_init__(self) -> None:
+        _check_bf16(self.bf16, "train")
         if not 0 <= self.p_uncond < 1:
             raise ConfigError("params.train.p_uncond must be in [0, 1)")
         if self.sample_method not in ("euler", "midpoint", "heun", "rk4"):

@@ -36,6 +36,10 @@ def staged(tmp_path, simulated_tree, monkeypatch):
     return tmp_path
 
 
+def _noise_draws(root: Path) -> int:
+    return yaml.safe_load((root / "params.yaml").read_text())["autoencoder"]["eval_noise_draws"]
+
+
 def _run(module, monkeypatch):
     monkeypatch.setattr(sys, "argv", [module.__name__])
     module.main()
@@ -55,6 +59,11 @@ def test_stages_train_track_export_and_translate(staged, monkeypatch):
                                         "real_exposure"}
     assert {"psnr", "ssim", "noise_sigma_ratio", "nps_relative_error",
             "classifier_accuracy_recon"} <= set(report["per_class"]["real_low"])
+    # the expectation over the params' decoder noise draws, each draw's accuracy listed
+    draws = report["per_class"]["real_low"]["classifier_accuracy_recon_per_draw"]
+    assert report["noise_draws"] == _noise_draws(staged) == len(draws)
+    assert report["per_class"]["real_low"]["classifier_accuracy_recon"] == pytest.approx(
+        sum(draws) / len(draws), abs=1e-4)
     # the autoencoder learns from every image of the training subjects; the flow stays
     # unpaired (one class per training subject)
     import pandas as pd

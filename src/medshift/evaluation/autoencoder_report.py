@@ -37,7 +37,19 @@ def autoencoder_report(inputs: np.ndarray, recon: np.ndarray, labels: np.ndarray
                        pred_recon: np.ndarray, texture_tolerance: float = 0.2,
                        accuracy_tolerance: float = 0.10) -> dict:
     """Per class: PSNR, SSIM, noise sigma ratio, high-pass NPS relative L1 error, and the
-    domain classifier's accuracy on inputs vs reconstructions; plus pass/fail checks."""
+    domain classifier's accuracy on inputs vs reconstructions; plus pass/fail checks.
+
+    ``recon`` (D, N, 1, H, W) holds D decodings of the N ``inputs``, one per draw of the
+    decoder's noise, and ``pred_recon`` (D, N) the classifier's labels for them; a single
+    draw may come as (N, 1, H, W) and (N,). Every reconstruction metric is the expectation
+    over draws: texture statistics pool all draws, and the accuracy is the mean of the
+    per-draw accuracies (also listed), since one draw moves it by whole images.
+    """
+    recon = recon[None] if recon.ndim == inputs.ndim else recon
+    pred_recon = pred_recon[None] if pred_recon.ndim == 1 else pred_recon
+    if recon.shape[1:] != inputs.shape or pred_recon.shape != recon.shape[:2]:
+        raise ValueError(f"reconstructions {recon.shape} / predictions {pred_recon.shape} "
+                         f"do not match inputs {inputs.shape}")
     per_class = {}
     for k, name in enumerate(classes):
         idx = np.flatnonzero(labels == k)
@@ -46,14 +58,16 @@ def autoencoder_report(inputs: np.ndarray, recon: np.ndarray, labels: np.ndarray
         masks = [texture_mask(inputs[i, 0]) for i in idx]
         sigma_in = np.mean([noise_sigma(inputs[i, 0], m) for i, m in zip(idx, masks,
                                                                         strict=True)])
-        sigma_rec = np.mean([noise_sigma(recon[i, 0], m) for i, m in zip(idx, masks,
-                                                                        strict=True)])
-        nps_in, nps_rec = _class_nps(inputs[idx], masks), _class_nps(recon[idx], masks)
+        sigma_rec = np.mean([noise_sigma(draw[i, 0], m) for draw in recon
+                             for i, m in zip(idx, masks, strict=True)])
+        nps_in = _class_nps(inputs[idx], masks)
+        nps_rec = _class_nps(recon[:, idx].reshape(-1, *inputs.shape[1:]), masks * len(recon))
         nps_error = (float(np.abs(nps_rec - nps_in).sum() / nps_in.sum())
                      if nps_in is not None and nps_rec is not None else None)
-        psnr, ssim = _psnr_ssim(recon[idx], inputs[idx])
+        psnr, ssim = _psnr_ssim(recon[:, idx].reshape(-1, *inputs.shape[1:]),
+                                np.concatenate([inputs[idx]] * len(recon)))
         acc_in = float((pred_inputs[idx] == k).mean())
-        acc_rec = float((pred_recon[idx] == k).mean())
+        acc_draws = (pred_recon[:, idx] == k).mean(axis=1)
         per_class[name] = {
             "images": int(idx.size), "psnr": round(psnr, 3), "ssim": round(ssim, 4),
             "noise_sigma_input": round(float(sigma_in), 6),
@@ -61,7 +75,8 @@ def autoencoder_report(inputs: np.ndarray, recon: np.ndarray, labels: np.ndarray
             "noise_sigma_ratio": round(float(sigma_rec / sigma_in), 4),
             "nps_relative_error": None if nps_error is None else round(nps_error, 4),
             "classifier_accuracy_input": round(acc_in, 4),
-            "classifier_accuracy_recon": round(acc_rec, 4),
+            "classifier_accuracy_recon": round(float(acc_draws.mean()), 4),
+            "classifier_accuracy_recon_per_draw": [round(float(a), 4) for a in acc_draws],
         }
     checks = {
         "noise_sigma_within_tolerance": all(
@@ -73,7 +88,7 @@ def autoencoder_report(inputs: np.ndarray, recon: np.ndarray, labels: np.ndarray
             v["classifier_accuracy_input"] - v["classifier_accuracy_recon"]
             <= accuracy_tolerance + 1e-9 for v in per_class.values()),
     }
-    return {"per_class": per_class, "checks": checks,
+    return {"per_class": per_class, "checks": checks, "noise_draws": int(len(recon)),
             "tolerances": {"texture": texture_tolerance, "accuracy_points": accuracy_tolerance}}
 
 

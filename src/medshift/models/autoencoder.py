@@ -5,6 +5,10 @@ image size. The decoder splits the image into a deterministic mean (trained with
 learned noise texture (trained with spectral and local-energy losses): plain pixel losses
 make an autoencoder a denoiser, and dose classes differ mostly in noise. The noise comes
 from an explicit generator, so decoding is deterministic per seed.
+
+Under an autocast context only the convolutional trunks run in reduced precision: the
+texture channels, both heads, the noise and its calibration are computed in fp32 (a bf16
+step near 1.0 is 1/256, more than the finest noise sigma the decoder must reproduce).
 """
 
 from __future__ import annotations
@@ -44,6 +48,11 @@ def _widths(spec: AutoencoderSpec) -> list[int]:
     return [max(8, spec.base_channels // 2) * 2**k for k in range(levels + 1)]
 
 
+def full_precision(like: torch.Tensor):
+    """A context that suspends autocast on ``like``'s device (fp32 inside)."""
+    return torch.autocast(like.device.type, enabled=False)
+
+
 class Encoder(nn.Module):
     def __init__(self, spec: AutoencoderSpec) -> None:
         super().__init__()
@@ -59,7 +68,7 @@ class Encoder(nn.Module):
         self.factor = spec.factor
 
     def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        mean, logvar = self.net(x * 2 - 1).chunk(2, dim=1)
+        mean, logvar = self.net(x * 2 - 1).float().chunk(2, dim=1)
         return mean, logvar.clamp(-30, 20)
 
 
@@ -111,6 +120,11 @@ class Decoder(nn.Module):
                 ) -> tuple[torch.Tensor, torch.Tensor]:
         """(mean image in [0, 1] scale, noise texture), each (B, 1, H, W)."""
         h = self.blocks(z)
+        with full_precision(z):
+            return self._image(z.float(), h.float(), generator)
+
+    def _image(self, z: torch.Tensor, h: torch.Tensor, generator: torch.Generator | None
+               ) -> tuple[torch.Tensor, torch.Tensor]:
         mean = (self.mean_head(h) + 1) / 2
         if not self.noise_injection:
             return mean, torch.zeros_like(mean)
@@ -140,7 +154,8 @@ class KLAutoencoder(nn.Module):
         """Posterior mean and log-variance, (B, C + bands, H/f, W/f); the last channels are
         the deterministic texture channels (log-variance fixed very low)."""
         mean, logvar = self.encoder(x)
-        texture = texture_channels(x, self.spec.factor, self.spec.texture_bands)
+        with full_precision(x):
+            texture = texture_channels(x.float(), self.spec.factor, self.spec.texture_bands)
         return (torch.cat([mean, texture], 1),
                 torch.cat([logvar, torch.full_like(texture, -30.0)], 1))
 

@@ -24,6 +24,7 @@ from medshift.training.losses import (
     local_energy_loss,
     spectral_loss,
 )
+from medshift.training.precision import bf16_autocast, use_bf16
 
 
 def spec_from(cfg: AutoencoderConfig) -> AutoencoderSpec:
@@ -75,7 +76,8 @@ def train_autoencoder(cfg: AutoencoderConfig, images: np.ndarray, info: DistInfo
                       on_checkpoint=None, feature_net: DomainClassifier | None = None
                       ) -> KLAutoencoder:
     """L1 on the mean image + spectral and local-energy losses on mean + noise + small KL;
-    with ``feature_net`` (a frozen X-ray classifier) also its feature-statistics loss."""
+    with ``feature_net`` (a frozen X-ray classifier) also its feature-statistics loss.
+    With ``cfg.bf16`` the convolutional trunks run under bf16 autocast; the losses do not."""
     torch.manual_seed(cfg.seed)
     model = KLAutoencoder(spec_from(cfg)).to(info.device)
     if feature_net is not None:
@@ -85,12 +87,14 @@ def train_autoencoder(cfg: AutoencoderConfig, images: np.ndarray, info: DistInfo
     scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer,
                                                   warmup_cosine(min(100, cfg.steps), cfg.steps))
     adversary = Adversary(info, cfg.lr) if cfg.adversarial_weight > 0 else None
+    bf16 = use_bf16(cfg.bf16, info.device)
     state = TrainState({"autoencoder": net}, optimizer, scheduler,
                        extra={"adversary": adversary} if adversary is not None else {})
 
     def step_fn(batch: tuple[torch.Tensor, ...], gen: torch.Generator) -> dict:
         x = crop_and_flip(batch[0], cfg.crop, gen)
-        mean, noise, mu, logvar = net(x, gen)
+        with bf16_autocast(bf16, info.device):
+            mean, noise, mu, logvar = net(x, gen)  # the model keeps heads and noise in fp32
         rec = mean + noise
         l1 = (mean - x).abs().mean()
         # texture is matched where it is measured: field, collimator and saturation edges
@@ -123,7 +127,8 @@ def train_autoencoder(cfg: AutoencoderConfig, images: np.ndarray, info: DistInfo
         return {"loss": loss, **terms}
 
     loop = LoopConfig(cfg.steps, cfg.batch_size, cfg.seed, cfg.checkpoint_every, cfg.log_every,
-                      desc="autoencoder", fingerprint=repr(sorted(cfg.__dict__.items())))
+                      desc="autoencoder (bf16 trunks)" if bf16 else "autoencoder",
+                      fingerprint=repr(sorted(cfg.__dict__.items())))
     run(state, (torch.from_numpy(images),), step_fn, loop, info, checkpoint_dir, on_step,
         on_checkpoint=on_checkpoint)
     return model.eval()

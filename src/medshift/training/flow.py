@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from contextlib import nullcontext
 from pathlib import Path
 
 import torch
@@ -14,6 +13,7 @@ from medshift.training.distributed import DistInfo
 from medshift.training.ema import EMA
 from medshift.training.loop import LoopConfig, OnStep, TrainState, run, warmup_cosine
 from medshift.training.losses import flow_matching_loss
+from medshift.training.precision import bf16_autocast, use_bf16
 
 
 def train_flow(cfg: TrainConfig, latents: torch.Tensor, labels: torch.Tensor, n_classes: int,
@@ -32,8 +32,7 @@ def train_flow(cfg: TrainConfig, latents: torch.Tensor, labels: torch.Tensor, n_
     scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer,
                                                   warmup_cosine(cfg.warmup_steps, cfg.steps))
     state = TrainState({"velocity": net}, optimizer, scheduler, {"ema": ema})
-    autocast = (torch.autocast("cuda", dtype=torch.bfloat16) if info.device.type == "cuda"
-                else nullcontext())
+    bf16 = use_bf16(cfg.bf16, info.device)
 
     def step_fn(batch: tuple[torch.Tensor, ...], gen: torch.Generator) -> dict:
         x1, y = batch
@@ -44,12 +43,12 @@ def train_flow(cfg: TrainConfig, latents: torch.Tensor, labels: torch.Tensor, n_
         drop = torch.rand(len(y), generator=gen).to(x1.device) < cfg.p_uncond
         y = torch.where(drop, torch.full_like(y, spec.null_label), y)
         path = sample_path(x1, x0, t, cfg.sigma_min)
-        with autocast:
+        with bf16_autocast(bf16, info.device):
             pred = net(path.x_t, t, y)
         return {"loss": flow_matching_loss(pred.float(), path.velocity)}
 
     loop = LoopConfig(cfg.steps, cfg.batch_size, cfg.seed, cfg.checkpoint_every, cfg.log_every,
-                      cfg.grad_clip, desc="velocity",
+                      cfg.grad_clip, desc="velocity (bf16)" if bf16 else "velocity",
                       fingerprint=repr((sorted(cfg.__dict__.items()), n_classes)))
     sampled: set[int] = set()
 
