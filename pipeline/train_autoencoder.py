@@ -18,7 +18,12 @@ from medshift.io import write_json
 from medshift.latents import LatentStats
 from medshift.models.classifier import DomainClassifier
 from medshift.models.export import load_classifier, save_export
-from medshift.training.autoencoder import encode, reconstruct, spec_from, train_autoencoder
+from medshift.training.autoencoder import (
+    encode,
+    reconstruct_draws,
+    spec_from,
+    train_autoencoder,
+)
 from medshift.training.classifier import predict, train_classifier
 from medshift.training.distributed import setup, teardown
 from pipeline.common import CsvSink, load_sets, stage_parser, tracked
@@ -70,8 +75,8 @@ def main() -> None:
         model = train_autoencoder(cfg, train.images, info, args.checkpoints, on_step,
                                   on_checkpoint, feature_net)
         if info.is_main:
-            recon = np.stack([reconstruct(model, test.images, seed=cfg.seed + draw)
-                              for draw in range(cfg.eval_noise_draws)])
+            recon = reconstruct_draws(model, test.images,
+                                      range(cfg.seed, cfg.seed + cfg.eval_noise_draws))
             report = evaluate(recon, test, judge, classes)
             report["classifier_train_images"] = judge_meta["train_images"]
             args.figure.parent.mkdir(parents=True, exist_ok=True)

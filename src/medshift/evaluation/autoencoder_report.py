@@ -58,14 +58,14 @@ def autoencoder_report(inputs: np.ndarray, recon: np.ndarray, labels: np.ndarray
         masks = [texture_mask(inputs[i, 0]) for i in idx]
         sigma_in = np.mean([noise_sigma(inputs[i, 0], m) for i, m in zip(idx, masks,
                                                                         strict=True)])
-        sigma_rec = np.mean([noise_sigma(draw[i, 0], m) for draw in recon
-                             for i, m in zip(idx, masks, strict=True)])
-        nps_in = _class_nps(inputs[idx], masks)
-        nps_rec = _class_nps(recon[:, idx].reshape(-1, *inputs.shape[1:]), masks * len(recon))
+        class_recon = recon[:, idx].reshape(-1, *inputs.shape[1:])  # draw-major
+        class_masks = masks * len(recon)
+        sigma_rec = np.mean([noise_sigma(r[0], m) for r, m in zip(class_recon, class_masks,
+                                                                   strict=True)])
+        nps_in, nps_rec = _class_nps(inputs[idx], masks), _class_nps(class_recon, class_masks)
         nps_error = (float(np.abs(nps_rec - nps_in).sum() / nps_in.sum())
                      if nps_in is not None and nps_rec is not None else None)
-        psnr, ssim = _psnr_ssim(recon[:, idx].reshape(-1, *inputs.shape[1:]),
-                                np.concatenate([inputs[idx]] * len(recon)))
+        psnr, ssim = _psnr_ssim(class_recon, np.concatenate([inputs[idx]] * len(recon)))
         acc_in = float((pred_inputs[idx] == k).mean())
         acc_draws = (pred_recon[:, idx] == k).mean(axis=1)
         per_class[name] = {

@@ -48,7 +48,7 @@ def _widths(spec: AutoencoderSpec) -> list[int]:
     return [max(8, spec.base_channels // 2) * 2**k for k in range(levels + 1)]
 
 
-def full_precision(like: torch.Tensor):
+def full_precision(like: torch.Tensor) -> torch.autocast:
     """A context that suspends autocast on ``like``'s device (fp32 inside)."""
     return torch.autocast(like.device.type, enabled=False)
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
@@ -142,11 +143,21 @@ def encode(model: KLAutoencoder, images: np.ndarray | torch.Tensor, batch: int =
     return torch.cat([model.encode(x[k:k + batch])[0] for k in range(0, len(x), batch)])
 
 
-@torch.no_grad()
 def reconstruct(model: KLAutoencoder, images: np.ndarray, seed: int = 0, batch: int = 64
                 ) -> np.ndarray:
-    """decode(encode_mean(x)) with seeded texture noise."""
-    gen = torch.Generator().manual_seed(seed)
+    """decode(encode_mean(x)) with seeded texture noise, (N, 1, H, W)."""
+    return reconstruct_draws(model, images, (seed,), batch)[0]
+
+
+@torch.no_grad()
+def reconstruct_draws(model: KLAutoencoder, images: np.ndarray, seeds: Sequence[int],
+                      batch: int = 64) -> np.ndarray:
+    """One decoding of the encoded ``images`` per noise seed, (len(seeds), N, 1, H, W);
+    the images are encoded once."""
     z = encode(model, images, batch)
-    return torch.cat([model.decode(z[k:k + batch], gen) for k in range(0, len(z), batch)]
-                     ).numpy()
+    draws = []
+    for seed in seeds:
+        gen = torch.Generator().manual_seed(seed)
+        draws.append(torch.cat([model.decode(z[k:k + batch], gen)
+                                for k in range(0, len(z), batch)]).numpy())
+    return np.stack(draws)
