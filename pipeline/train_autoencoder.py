@@ -16,8 +16,9 @@ from medshift.config import AutoencoderConfig, IngestConfig, load_section
 from medshift.evaluation.autoencoder_report import autoencoder_figure, autoencoder_report
 from medshift.io import write_json
 from medshift.latents import LatentStats
+from medshift.models.card import ModelCard
 from medshift.models.classifier import DomainClassifier
-from medshift.models.export import load_classifier, save_export
+from medshift.models.export import load_classifier, save_model
 from medshift.training.autoencoder import (
     encode,
     reconstruct_draws,
@@ -82,10 +83,10 @@ def main() -> None:
             args.figure.parent.mkdir(parents=True, exist_ok=True)
             autoencoder_figure(test.images, recon[0], test.labels, classes, args.figure)
             stats = LatentStats.fit(encode(model, train.images))
-            save_export(args.out, {"autoencoder": model},
-                        {"autoencoder": spec_from(cfg).to_dict(), "classes": list(classes),
-                         "latent_stats": {"mean": stats.mean, "std": stats.std},
-                         "config": cfg.__dict__, "data_version": tags["data_version"]})
+            card = ModelCard(classes, spec_from(cfg), stats, int(train.images.shape[-1]),
+                             data_version=tags["data_version"],
+                             training={"autoencoder": cfg.__dict__})
+            save_model(args.out, {"autoencoder": model}, card)
             write_json(args.report, report)
             csv_sink.write()
             if run is not None:

@@ -15,8 +15,7 @@ from pathlib import Path
 import torch
 
 from medshift.config import TrainConfig, load_section
-from medshift.latents import LatentStats
-from medshift.models.export import load_autoencoder, save_export
+from medshift.models.export import MedShiftModel, load_autoencoder, save_model
 from medshift.training.autoencoder import encode
 from medshift.training.distributed import setup, teardown
 from medshift.training.flow import train_flow
@@ -40,21 +39,20 @@ def main() -> None:
     args = parse()
     info = setup()
     cfg = TrainConfig.from_params(load_section(args.params, "train"))
-    autoencoder, ae_meta = load_autoencoder(args.autoencoder)
-    classes = tuple(ae_meta["classes"])
-    stats = LatentStats(tuple(ae_meta["latent_stats"]["mean"]),
-                        tuple(ae_meta["latent_stats"]["std"]))
+    autoencoder, ae_card = load_autoencoder(args.autoencoder)
+    classes, stats = ae_card.classes, ae_card.latent_stats
     train, test = load_sets(args.manifest, args.splits, args.images, "train", "test")
     latents = stats.normalise(encode(autoencoder, train.images))
     labels = torch.from_numpy(train.labels.copy())
-    request = TranslationRequest(cfg.sample_tau, cfg.sample_nfe, cfg.sample_method,
-                                 cfg.guidance, cfg.seed)
+    request = TranslationRequest(tau=cfg.sample_tau, nfe=cfg.sample_nfe,
+                                 solver=cfg.sample_method, guidance=cfg.guidance, seed=cfg.seed)
     csv_sink = CsvSink(args.loss_csv)
     tags = {"stage": "train", "data_version": file_digest(args.manifest)}
     with tracked(info.is_main, "train", {"train": cfg.__dict__}, tags) as run:
         def sample(step: int, ema_model) -> None:
-            fig = translation_grid(test.images, test.labels, classes, autoencoder, ema_model,
-                                   stats, request)
+            model = MedShiftModel(autoencoder, ema_model,
+                                  ae_card.with_velocity(ema_model.spec, cfg.__dict__))
+            fig = translation_grid(test.images, test.labels, model, request)
             if run is not None:
                 run.figure(fig, f"samples/step-{step:07d}.png")
             if step == cfg.steps:
@@ -73,9 +71,8 @@ def main() -> None:
         _, ema = train_flow(cfg, latents, labels, len(classes), info, args.checkpoints,
                             on_step, on_checkpoint, on_sample=sample if info.is_main else None)
         if info.is_main:
-            save_export(args.out, {"autoencoder": autoencoder, "velocity": ema},
-                        {**ae_meta, "velocity": ema.spec.to_dict(), "train": cfg.__dict__,
-                         "data_version": tags["data_version"]})
+            save_model(args.out, {"autoencoder": autoencoder, "velocity": ema},
+                       ae_card.with_velocity(ema.spec, cfg.__dict__))
             csv_sink.write()
             if run is not None:
                 run.artifact(args.out / "weights.safetensors", "model")

@@ -82,6 +82,12 @@ def _split(args: argparse.Namespace) -> int:
     return 0
 
 
+def _translate(args: argparse.Namespace) -> int:
+    from medshift.translation.cli import run_translate
+
+    return run_translate(args)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="medshift", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -112,6 +118,10 @@ def build_parser() -> argparse.ArgumentParser:
     spl.add_argument("--validation", type=Path, default=Path("reports/validation/split.json"))
     spl.add_argument("--summary", type=Path, default=Path("reports/split_summary.json"))
     spl.set_defaults(func=_split)
+
+    from medshift.translation.cli import add_translate_parser
+
+    add_translate_parser(sub).set_defaults(func=_translate)
     return parser
 
 

@@ -312,3 +312,39 @@ class TrainConfig:
     @classmethod
     def from_params(cls, values: dict[str, Any]) -> TrainConfig:
         return _from_mapping(cls, values, "train")
+
+
+@dataclass(frozen=True)
+class TranslateConfig:
+    """params.translate: which test-split translations the `translate` stage makes.
+
+    Every ordered pair of classes at each of ``taus``; pairs across domains (synthetic <->
+    real) also at each of ``cross_domain_taus``; every method at the same (pair, tau) set.
+    """
+
+    taus: tuple[float, ...] = (0.45,)
+    cross_domain_taus: tuple[float, ...] = (0.3, 0.45, 0.6)
+    methods: tuple[str, ...] = ("medshift", "sdedit")
+    solver: str = "midpoint"
+    nfe: int = 12
+    guidance: float = 1.5
+    batch_size: int = 64
+    seed: int = 0
+    split: str = "test"
+
+    def __post_init__(self) -> None:
+        taus = (*self.taus, *self.cross_domain_taus)
+        if not taus or not all(isinstance(t, int | float) and 0 < t <= 1 for t in taus):
+            raise ConfigError("params.translate: taus must be numbers in (0, 1]")
+        if not self.methods or not set(self.methods) <= {"medshift", "sdedit"}:
+            raise ConfigError("params.translate.methods must be among medshift, sdedit")
+        if self.solver not in ("euler", "midpoint", "heun", "rk4", "dopri5"):
+            raise ConfigError("params.translate.solver must be euler|midpoint|heun|rk4|dopri5")
+        if self.nfe < 1 or self.batch_size < 1:
+            raise ConfigError("params.translate: nfe and batch_size must be >= 1")
+        if self.split not in ("train", "val", "test"):
+            raise ConfigError("params.translate.split must be train, val or test")
+
+    @classmethod
+    def from_params(cls, values: dict[str, Any]) -> TranslateConfig:
+        return _from_mapping(cls, values, "translate")

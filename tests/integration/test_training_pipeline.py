@@ -103,6 +103,35 @@ def test_stages_train_track_export_and_translate(staged, monkeypatch):
 
     model = load_medshift(staged / "models/medshift")
     x = torch.rand(2, 1, 32, 32)
-    out = translate(x, torch.tensor([0, 2]), torch.tensor([3, 1]), model.autoencoder,
-                    model.velocity, model.stats, TranslationRequest(nfe=2, method="euler"))
+    names = model.classes
+    out = translate(model, x, [names[0], names[2]], [names[3], names[1]],
+                    TranslationRequest(nfe=4, solver="euler")).images
     assert out.shape == x.shape and out.min() >= 0 and out.max() <= 1
+
+    # the translate stage: every ordered pair at 0.45, cross-domain pairs also at 0.3
+    params = yaml.safe_load((staged / "params.yaml").read_text())
+    params["translate"].update(taus=[0.45], cross_domain_taus=[0.3], nfe=4, solver="euler")
+    (staged / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
+    from pipeline import translate as translate_stage
+
+    from medshift.translation.store import load_images, read_index
+
+    _run(translate_stage, monkeypatch)
+    index = read_index(staged / "data/processed/translations")
+    test_ids = splits.loc[splits["split"] == "test", "image_id"]
+    per_class = manifest[manifest["image_id"].isin(test_ids)].groupby("label").size()
+    n_pairs = 20 + 12  # 5 x 4 ordered pairs at 0.45, 2 x 2 x 3 cross-domain pairs at 0.3
+    assert len(index) == 2 * n_pairs * per_class.iloc[0]
+    assert set(index["method"]) == {"medshift", "sdedit"}
+    assert (index["nfe"] == index["method"].map({"medshift": 4, "sdedit": 2})).all()
+    assert set(index.loc[index["tau"] == 0.3, "source"].str[:3]) == {"syn", "rea"}
+    images = load_images(staged / "data/processed/translations", index.head(10))
+    assert images.shape == (10, 1, 32, 32) and 0 <= images.min() and images.max() <= 1
+    report = json.loads((staged / "reports/translate.json").read_text())
+    assert report["translations"]["medshift"] == len(index) // 2
+
+    # `--source auto` picks each file's class with the classifier stage's model
+    dicoms = sorted((staged / manifest["path"].iloc[0]).parent.glob("*.dcm"))[:2]
+    assert cli(["translate", "--model", "models/medshift", "--source", "auto", "--target",
+                names[3], "--out", "auto_out", "--quiet", *map(str, dicoms)]) == 0
+    assert len(list((staged / "auto_out").glob("*.dcm"))) == len(dicoms)

@@ -21,6 +21,7 @@ from torch import nn
 
 from medshift.models.calibration import calibrate, texture_channels
 from medshift.models.layers import ResBlock, SubpixelUpsample, binomial_blur, norm
+from medshift.seeding import Generators, randn
 
 
 @dataclass(frozen=True)
@@ -116,14 +117,15 @@ class Decoder(nn.Module):
             self.colour.weight.zero_()
             self.colour.weight[:, :, k // 2, k // 2] = 1.0
 
-    def forward(self, z: torch.Tensor, generator: torch.Generator | None = None
+    def forward(self, z: torch.Tensor, generator: Generators = None
                 ) -> tuple[torch.Tensor, torch.Tensor]:
-        """(mean image in [0, 1] scale, noise texture), each (B, 1, H, W)."""
+        """(mean image in [0, 1] scale, noise texture), each (B, 1, H, W); ``generator`` is
+        one for the batch or one per image (batch-independent noise)."""
         h = self.blocks(z)
         with full_precision(z):
             return self._image(z.float(), h.float(), generator)
 
-    def _image(self, z: torch.Tensor, h: torch.Tensor, generator: torch.Generator | None
+    def _image(self, z: torch.Tensor, h: torch.Tensor, generator: Generators
                ) -> tuple[torch.Tensor, torch.Tensor]:
         mean = (self.mean_head(h) + 1) / 2
         if not self.noise_injection:
@@ -134,7 +136,7 @@ class Decoder(nn.Module):
         shape = (h.shape[0], self.colour.in_channels, *h.shape[2:])
         components = []
         for k in range(self.bands):
-            white = torch.randn(shape, generator=generator, device=h.device, dtype=h.dtype)
+            white = randn(shape, generator, h.device, h.dtype)
             noise = (amp * self.colour(white)).sum(1, keepdim=True)
             components.append(noise if k == 0 else binomial_blur(noise))
         if not self.calibrate_noise:
@@ -159,8 +161,9 @@ class KLAutoencoder(nn.Module):
         return (torch.cat([mean, texture], 1),
                 torch.cat([logvar, torch.full_like(texture, -30.0)], 1))
 
-    def decode(self, z: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
-        """Image = mean + noise texture (seeded by ``generator``), clamped to [0, 1]."""
+    def decode(self, z: torch.Tensor, generator: Generators = None) -> torch.Tensor:
+        """Image = mean + noise texture (seeded by ``generator``: one for the batch or one
+        per image), clamped to [0, 1]; z (B, C + bands, H/f, W/f) -> (B, 1, H, W)."""
         mean, noise = self.decoder(z, generator)
         return (mean + noise).clamp(0, 1)
 

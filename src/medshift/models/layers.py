@@ -106,5 +106,5 @@ def timestep_embedding(t: torch.Tensor, dim: int, max_period: float = 10_000.0) 
     """Sinusoidal embedding of t in [0, 1] (scaled by 1000), shape (B, dim)."""
     half = dim // 2
     freqs = torch.exp(-math.log(max_period) * torch.arange(half, device=t.device) / half)
-    args = 1000.0 * t.float()[:, None] * freqs[None]
+    args = 1000.0 * t.to(torch.promote_types(t.dtype, torch.float32))[:, None] * freqs[None]
     return torch.cat([torch.cos(args), torch.sin(args)], dim=1)

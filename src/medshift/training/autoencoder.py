@@ -9,6 +9,7 @@ import numpy as np
 import torch
 
 from medshift.config import AutoencoderConfig
+from medshift.latents import encode as encode_latents
 from medshift.models.autoencoder import AutoencoderSpec, KLAutoencoder
 from medshift.models.classifier import DomainClassifier
 from medshift.models.discriminator import PatchDiscriminator
@@ -138,9 +139,9 @@ def train_autoencoder(cfg: AutoencoderConfig, images: np.ndarray, info: DistInfo
 @torch.no_grad()
 def encode(model: KLAutoencoder, images: np.ndarray | torch.Tensor, batch: int = 64
            ) -> torch.Tensor:
-    """Posterior means (N, C + bands, H/f, W/f) of images (N, 1, H, W)."""
-    x = torch.as_tensor(images)
-    return torch.cat([model.encode(x[k:k + batch])[0] for k in range(0, len(x), batch)])
+    """Posterior means (N, C + bands, H/f, W/f) of images (N, 1, H, W), on the model's
+    device (see ``medshift.latents.encode``)."""
+    return encode_latents(model, images, None, batch)
 
 
 def reconstruct(model: KLAutoencoder, images: np.ndarray, seed: int = 0, batch: int = 64
@@ -157,7 +158,7 @@ def reconstruct_draws(model: KLAutoencoder, images: np.ndarray, seeds: Sequence[
     z = encode(model, images, batch)
     draws = []
     for seed in seeds:
-        gen = torch.Generator().manual_seed(seed)
+        gen = torch.Generator(device=z.device).manual_seed(seed)
         draws.append(torch.cat([model.decode(z[k:k + batch], gen)
-                                for k in range(0, len(z), batch)]).numpy())
+                                for k in range(0, len(z), batch)]).cpu().numpy())
     return np.stack(draws)

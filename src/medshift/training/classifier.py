@@ -50,4 +50,4 @@ def predict(model: DomainClassifier, images: np.ndarray, batch: int = 64) -> np.
         xb = x[k:k + batch]
         views = (xb, xb.flip(-1), xb.flip(-2), xb.flip(-1).flip(-2))
         probs.append(sum(torch.softmax(model(v), 1) for v in views))
-    return torch.cat(probs).argmax(1).numpy()
+    return torch.cat(probs).argmax(1).cpu().numpy()

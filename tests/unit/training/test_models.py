@@ -8,7 +8,8 @@ import torch
 
 from medshift.latents import LatentStats
 from medshift.models.autoencoder import AutoencoderSpec, KLAutoencoder
-from medshift.models.export import load_medshift, save_export
+from medshift.models.card import ModelCard
+from medshift.models.export import MedShiftModel, load_medshift, read_card, save_model
 from medshift.models.velocity import VelocitySpec, VelocityUNet
 from medshift.translation.translate import TranslationRequest, translate
 
@@ -48,18 +49,18 @@ def test_export_round_trip_translates_identically(tmp_path):
     vel = VelocityUNet(VelocitySpec(channels=3, n_classes=2, base_channels=16)).eval()
     torch.nn.init.normal_(vel.out[-1].weight, std=0.02)
     stats = LatentStats((0.1, -0.2, 1.0), (1.0, 2.0, 0.5))
-    save_export(tmp_path, {"autoencoder": ae, "velocity": vel},
-                {"autoencoder": ae.spec.to_dict(), "velocity": vel.spec.to_dict(),
-                 "classes": ["a", "b"], "latent_stats": {"mean": stats.mean, "std": stats.std}})
+    card = ModelCard(("a", "b"), ae.spec, stats, 16, vel.spec, data_version="d1")
+    save_model(tmp_path, {"autoencoder": ae, "velocity": vel}, card)
     loaded = load_medshift(tmp_path)
     assert loaded.classes == ("a", "b") and loaded.label("b") == 1 and loaded.label(None) == 2
+    assert loaded.card == card and read_card(tmp_path).image_size == 16
     x = torch.rand(2, 1, 16, 16)
-    req = TranslationRequest(tau=0.5, nfe=4, method="euler", guidance=1.5)
-    src, tgt = torch.tensor([0, 1]), torch.tensor([1, 0])
-    expected = translate(x, src, tgt, ae, vel, stats, req)
-    got = translate(x, src, tgt, loaded.autoencoder, loaded.velocity, loaded.stats, req)
-    assert torch.equal(expected, got)
-    assert loaded.metadata["code_version"]
+    req = TranslationRequest(tau=0.5, nfe=8, solver="euler", guidance=1.5)
+    expected = translate(MedShiftModel(ae, vel, card), x, ["a", "b"], ["b", "a"], req)
+    got = translate(loaded, x, ["a", "b"], ["b", "a"], req)
+    assert np.array_equal(expected.images, got.images) and got.nfe == 8
+    with pytest.raises(ValueError, match=r"unknown class 'c'.*a, b"):
+        translate(loaded, x, "c", "a", req)
 
 
 def test_feature_statistics_loss_sees_noise_level_not_noise_positions():

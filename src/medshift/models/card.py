@@ -1,0 +1,101 @@
+"""The model card: the one typed contract for what a trained export holds.
+
+Written next to the weights as ``metadata.json`` and read back in one place
+(``ModelCard.from_metadata``), so the training stages, the ``translate`` stage, the CLI and
+the MLflow model all agree on classes, architectures, latent statistics and working size.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+from medshift import __version__
+from medshift.latents import LatentStats
+from medshift.models.autoencoder import AutoencoderSpec
+from medshift.models.velocity import VelocitySpec
+
+UNKNOWN_SOURCE = "unknown"  # source name that selects the null (unconditional) label
+
+
+@dataclass(frozen=True)
+class ModelCard:
+    """What an autoencoder or MedShift export is.
+
+    Attributes:
+        classes: ordered class ids; label k is ``classes[k]``, the null label is len(classes).
+        autoencoder: the autoencoder's architecture.
+        latent_stats: per-channel normalisation fitted on the training split's latents.
+        image_size: working size in pixels (square); inputs are resampled to it.
+        velocity: the velocity model's architecture (None for an autoencoder-only export).
+        data_version: hash of the manifest the model was trained on.
+        code_version: medshift version that wrote the export.
+        training: the resolved config of each training stage, by section name.
+    """
+
+    classes: tuple[str, ...]
+    autoencoder: AutoencoderSpec
+    latent_stats: LatentStats
+    image_size: int
+    velocity: VelocitySpec | None = None
+    data_version: str | None = None
+    code_version: str = __version__
+    training: dict[str, dict[str, Any]] = field(default_factory=dict)
+
+    def label(self, name: str | None) -> int:
+        """Label id of a class name; None or "unknown" gives the null label.
+
+        Raises:
+            ValueError: a name that is not a class of this model (the message lists them).
+        """
+        if name is None or name == UNKNOWN_SOURCE:
+            return len(self.classes)
+        if name not in self.classes:
+            raise ValueError(f"unknown class {name!r}; this model's classes: "
+                             f"{', '.join(self.classes)} (or {UNKNOWN_SOURCE!r} as a source)")
+        return self.classes.index(name)
+
+    def to_metadata(self) -> dict[str, Any]:
+        """JSON-ready mapping (the export's metadata.json)."""
+        return {"classes": list(self.classes), "autoencoder": self.autoencoder.to_dict(),
+                "latent_stats": {"mean": list(self.latent_stats.mean),
+                                 "std": list(self.latent_stats.std)},
+                "image_size": self.image_size,
+                "velocity": None if self.velocity is None else self.velocity.to_dict(),
+                "data_version": self.data_version, "code_version": self.code_version,
+                "training": self.training}
+
+    @classmethod
+    def from_metadata(cls, meta: dict[str, Any]) -> ModelCard:
+        """The card of a metadata.json mapping.
+
+        Raises:
+            ValueError: a required entry is missing (the message names it).
+        """
+        missing = [k for k in ("classes", "autoencoder", "latent_stats", "image_size")
+                   if meta.get(k) is None]
+        if missing:
+            raise ValueError(f"model metadata lacks {missing}: not a MedShift export of this "
+                             f"version (re-run the training stages)")
+        ae = dict(meta["autoencoder"])
+        velocity = meta.get("velocity")
+        if velocity is not None:
+            velocity = VelocitySpec(**{**velocity,
+                                       "channel_mults": tuple(velocity["channel_mults"])})
+        return cls(classes=tuple(meta["classes"]), autoencoder=AutoencoderSpec(**ae),
+                   latent_stats=LatentStats(tuple(meta["latent_stats"]["mean"]),
+                                            tuple(meta["latent_stats"]["std"])),
+                   image_size=int(meta["image_size"]), velocity=velocity,
+                   data_version=meta.get("data_version"),
+                   code_version=meta.get("code_version", "unknown"),
+                   training=dict(meta.get("training") or {}))
+
+    def with_velocity(self, spec: VelocitySpec, config: dict[str, Any]) -> ModelCard:
+        """This card with a trained velocity model (and its config) added."""
+        return ModelCard(self.classes, self.autoencoder, self.latent_stats, self.image_size,
+                         spec, self.data_version, __version__,
+                         {**self.training, "velocity": config})
+
+    def as_dict(self) -> dict[str, Any]:
+        """Plain nested dict (dataclasses expanded), for logging."""
+        return asdict(self)

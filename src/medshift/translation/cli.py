@@ -1,0 +1,232 @@
+"""``medshift translate``: a researcher's own X-ray files from one domain to another.
+
+    medshift translate --model models/medshift --source syn_high --target real_normal \\
+        --tau 0.45 scans/ --out translated/ [--format dicom|png]
+
+Inputs stream through in batches (memory independent of their number); a bad input is
+skipped with one line naming it and the reason, and the run ends with exit code 1 and a
+summary; configuration problems (model, classes, output folder) stop it before any input
+is read, with exit code 2.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+from tqdm import tqdm
+
+from medshift.translation.files import (
+    InputImage,
+    discover,
+    from_working,
+    is_supported_error,
+    output_path,
+    read_input,
+    to_working,
+    write_dicom,
+    write_png,
+)
+from medshift.translation.translate import TranslationRequest, translate
+
+AUTO_SOURCE = "auto"
+
+
+class UsageError(Exception):
+    """A problem with the command line or environment, found before any input is read."""
+
+
+def add_translate_parser(sub) -> argparse.ArgumentParser:
+    """Register the ``translate`` subcommand on an argparse subparsers object."""
+    p = sub.add_parser("translate", help="translate DICOM/PNG/TIFF files between domains")
+    p.add_argument("inputs", nargs="+", type=Path, help="files or folders")
+    p.add_argument("--model", required=True,
+                   help="export directory (models/medshift) or models:/NAME@ALIAS")
+    p.add_argument("--source", required=True,
+                   help="source class, 'unknown' (null label) or 'auto' (classifier)")
+    p.add_argument("--target", required=True, help="target class")
+    p.add_argument("--out", type=Path, required=True, help="output folder")
+    p.add_argument("--format", choices=("dicom", "png"), default=None,
+                   help="output format (default: dicom for DICOM inputs, else png)")
+    defaults = TranslationRequest()
+    p.add_argument("--tau", type=float, default=defaults.tau)
+    p.add_argument("--solver", default=defaults.solver,
+                   help="euler, midpoint, heun, rk4 or dopri5 (adaptive)")
+    p.add_argument("--nfe", type=int, default=defaults.nfe,
+                   help="network evaluations per image, both legs (guided ones count twice)")
+    p.add_argument("--guidance", type=float, default=defaults.guidance)
+    p.add_argument("--batch-size", type=int, default=defaults.batch_size)
+    p.add_argument("--seed", type=int, default=defaults.seed)
+    p.add_argument("--classifier", type=Path, default=None,
+                   help="domain classifier export for --source auto (default: the model's "
+                        "sibling 'classifier' folder)")
+    p.add_argument("--device", default="auto", help="cpu, cuda, cuda:N or auto")
+    p.add_argument("--overwrite", action="store_true", help="replace existing outputs")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    return p
+
+
+def _resolve_model(spec: str) -> Path:
+    if spec.startswith("models:/"):
+        try:  # MLflow lives in the pipeline package, never in the library
+            from pipeline.registry import resolve_model_uri  # type: ignore[import-not-found]
+        except ImportError as exc:
+            raise UsageError(f"{spec}: registry URIs are resolved by the pipeline's MLflow "
+                             f"registry; run from the repository with the pipeline extra "
+                             f"installed ({exc})") from None
+        return resolve_model_uri(spec)
+    path = Path(spec)
+    if not (path / "metadata.json").is_file():
+        raise UsageError(f"{spec}: no model export there (expected metadata.json and "
+                         f"weights.safetensors, e.g. models/medshift)")
+    return path
+
+
+def _check_out(out: Path) -> None:
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+        probe = out / ".medshift-write-probe"
+        probe.write_bytes(b"")
+        probe.unlink()
+    except OSError as exc:
+        raise UsageError(f"{out}: output folder cannot be written ({exc.strerror or exc})"
+                         ) from None
+
+
+def _classifier(args: argparse.Namespace, model_dir: Path):
+    from medshift.models.export import load_classifier
+
+    candidates = [args.classifier] if args.classifier else [model_dir / "classifier",
+                                                            model_dir.parent / "classifier"]
+    for path in candidates:
+        if path is not None and (path / "metadata.json").is_file():
+            return load_classifier(path)
+    raise UsageError("--source auto needs the domain classifier: pass --classifier DIR "
+                     "(the classifier stage writes models/classifier)")
+
+
+def _device(name: str):
+    import torch
+
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    try:
+        device = torch.device(name)
+    except RuntimeError as exc:
+        raise UsageError(f"--device {name}: {exc}") from None
+    if device.type == "cuda" and not torch.cuda.is_available():
+        raise UsageError(f"--device {name}: CUDA is not available on this machine")
+    return device
+
+
+def _setup(args: argparse.Namespace):
+    from medshift.models.export import load_medshift
+
+    try:
+        request = TranslationRequest(tau=args.tau, nfe=args.nfe, solver=args.solver,
+                                     guidance=args.guidance, seed=args.seed,
+                                     batch_size=args.batch_size)
+    except ValueError as exc:
+        raise UsageError(str(exc)) from None
+    model_dir = _resolve_model(args.model)
+    try:
+        model = load_medshift(model_dir, _device(args.device))
+        model.label(args.target)
+        if args.source != AUTO_SOURCE:
+            model.label(args.source)
+    except (ValueError, OSError) as exc:
+        raise UsageError(str(exc)) from None
+    classifier = _classifier(args, model_dir) if args.source == AUTO_SOURCE else None
+    if classifier is not None:
+        classifier = (classifier[0].to(model.device), tuple(classifier[1]["classes"]))
+    _check_out(args.out)
+    return request, model, classifier
+
+
+def _description(args: argparse.Namespace, request: TranslationRequest, model, source: str
+                  ) -> str:
+    card = model.card
+    return (f"MedShift translation {source} -> {args.target}, tau {request.tau}, "
+            f"{request.solver} {request.nfe} NFE, guidance {request.guidance}, seed "
+            f"{request.seed}; model {args.model} (medshift {card.code_version}, data "
+            f"{card.data_version})")
+
+
+def _write(item: InputImage, image: np.ndarray, fmt: str, target: Path, description: str
+           ) -> None:
+    full = from_working(image, item.pixels.shape)
+    if fmt == "dicom":
+        entropy = [str(item.dataset.get("SOPInstanceUID", item.key)),
+                   str(item.dataset.get("SeriesInstanceUID", "")), description]
+        write_dicom(target, full, item.dataset, description, entropy)
+    else:
+        write_png(target, full)
+
+
+def _translate_batch(args, request, model, classifier, batch: list[InputImage],
+                     failures: list[tuple[str, str]]) -> int:
+    from medshift.translation.auto import auto_source
+
+    x = np.stack([to_working(item.pixels, model.card.image_size) for item in batch])[:, None]
+    labels = None
+    if classifier is not None:
+        labels = auto_source(model, classifier[0], classifier[1], x)
+    result = translate(model, x, args.source if labels is None else "unknown", args.target,
+                       request, keys=[item.key for item in batch], source_labels=labels)
+    done = 0
+    for k, item in enumerate(batch):
+        fmt = args.format or ("dicom" if item.dataset is not None else "png")
+        source = model.classes[labels[k]] if labels is not None else args.source
+        target = output_path(args.out, item.key, fmt)
+        if fmt == "dicom" and item.dataset is None:
+            failures.append((str(item.path), "dicom output needs a DICOM input (use --format "
+                                             "png)"))
+            continue
+        try:
+            _write(item, result.images[k, 0], fmt, target,
+                   _description(args, request, model, source))
+        except OSError as exc:
+            failures.append((str(item.path), f"cannot write {target}: {exc.strerror or exc}"))
+            continue
+        done += 1
+        if labels is not None:
+            tqdm.write(f"{item.path}: source auto -> {source}")
+    return done
+
+
+def run_translate(args: argparse.Namespace) -> int:
+    """The subcommand: 0 when every input was translated, 1 when some were skipped, 2 on a
+    usage error."""
+    try:
+        request, model, classifier = _setup(args)
+    except UsageError as exc:
+        print(f"medshift translate: error: {exc}", file=sys.stderr)
+        return 2
+    files, failures = discover(args.inputs)
+    failures = [(str(p), r) for p, r in failures]
+    start, done, batch = time.perf_counter(), 0, []
+    bar = tqdm(files, desc="translate", unit="file", disable=args.quiet, mininterval=1.0)
+    for n, (path, key) in enumerate(bar):
+        fmt = args.format or ("png" if path.suffix.lower() in (".png", ".tif", ".tiff")
+                              else "dicom")
+        if output_path(args.out, key, fmt).exists() and not args.overwrite:
+            failures.append((str(path), "output exists (pass --overwrite to replace it)"))
+        else:
+            try:
+                batch.append(read_input(path, key))
+            except Exception as exc:
+                if not is_supported_error(exc):
+                    raise
+                failures.append((str(path), str(exc)))
+        if batch and (len(batch) == request.batch_size or n == len(files) - 1):
+            done += _translate_batch(args, request, model, classifier, batch, failures)
+            batch = []
+    seconds = time.perf_counter() - start
+    for path, reason in failures:
+        print(f"skipped {path}: {reason}", file=sys.stderr)
+    print(f"translated {done} of {done + len(failures)} inputs in {seconds:.1f} s -> {args.out}"
+          + (f"; {len(failures)} skipped (reasons above)" if failures else ""))
+    return 1 if failures or done == 0 else 0
