@@ -119,12 +119,16 @@ def _process(c: Candidate, cfg: IngestConfig, images_dir: Path) -> tuple[dict, l
            "domain": rule.domain, "dose": rule.dose, "label": cfg.class_ids.index(rule.id),
            "class_name": rule.id, "path": c.path, "sha256": digest,
            "rows": int(pixels.shape[0]), "cols": int(pixels.shape[1]),
-           "pixel_spacing_mm": decoded.pixel_spacing_mm, "kvp": _float(header.get("KVP")),
-           "exposure_uas": _float(header.get("ExposureInuAs")),
+           "pixel_spacing_mm": decoded.pixel_spacing_mm,
            "modality": header.get("Modality") or "OT",
-           "photometric": header.get("PhotometricInterpretation") or "MONOCHROME2",
-           "bits_stored": int(_float(header.get("BitsStored")) or 8)}
-    notes = list(decoded.notes) + sanitise(row)
+           "photometric": header.get("PhotometricInterpretation") or "MONOCHROME2"}
+    notes = list(decoded.notes)
+    for column, keyword in (("kvp", "KVP"), ("exposure_uas", "ExposureInuAs"),
+                            ("bits_stored", "BitsStored")):
+        row[column] = _optional(header, keyword, notes)
+    row["bits_stored"] = int(row["bits_stored"] or 8)
+    row = {c: row[c] for c in MANIFEST_COLUMNS}
+    notes += sanitise(row)
     _store(pixels, cfg.size, images_dir / f"{row['image_id']}.npy")
     row["_intent"] = header.get("PresentationIntentType", "").strip().upper()
     return row, notes
@@ -169,10 +173,13 @@ def _subject_and_view(c: Candidate, header: dict[str, str], patient_id: str
     return subject, (c.given_view or groups.get("view") or "UNKNOWN").upper()
 
 
-def _float(text: str | None) -> float | None:
+def _optional(header: dict[str, str], keyword: str, notes: list[str]) -> float | None:
+    """An optional numeric attribute; unparseable text becomes null with a note."""
+    text = (header.get(keyword) or "").strip()
     try:
         return parse_number(text.split("\\")[0]) if text else None
     except ValueError:
+        notes.append(f"{keyword} {text!r} is not a number: set to null")
         return None
 
 
