@@ -298,16 +298,22 @@ def _display_attributes(ds) -> DisplayAttributes:
         modality = _lut(ds, ds.ModalityLUTSequence[0], "ModalityLUTSequence")
     if ds.get("VOILUTSequence"):
         voi = _lut(ds, ds.VOILUTSequence[0], "VOILUTSequence")
+    plut = None
+    if ds.get("PresentationLUTSequence"):
+        plut = _lut(ds, ds.PresentationLUTSequence[0], "PresentationLUTSequence")
     pad = _floats(ds, "PixelPaddingValue")
     limit = _floats(ds, "PixelPaddingRangeLimit")
     padding = None if not pad else (pad[0], limit[0] if limit else pad[0])
-    win = (centre[0], width[0]) if centre and width and width[0] > 0 else None
+    if centre and width and width[0] <= 0:
+        raise IngestError("bad_metadata", f"WindowWidth {width[0]:g} is not positive")
+    win = (centre[0], width[0]) if centre and width else None
     return DisplayAttributes(
         photometric=(_element(ds, "PhotometricInterpretation") or "").upper(),
         sign=sign if sign in (1, -1) else None, presentation_shape=shape,
         slope=slope[0] if slope else 1.0, intercept=intercept[0] if intercept else 0.0,
         modality_lut=modality, voi_lut=voi, window=win,
-        voi_function=(_element(ds, "VOILUTFunction") or "LINEAR").upper(), padding=padding)
+        voi_function=(_element(ds, "VOILUTFunction") or "LINEAR").upper(), padding=padding,
+        presentation_lut=plut)
 
 
 def _spacing(ds) -> tuple[float | None, tuple[str, ...]]:

@@ -10,9 +10,10 @@ Order of operations, each step once:
 4. polarity, decided once: the project's convention is "bone bright", i.e. less X-ray
    intensity at the detector displays bright. Pixel Intensity Relationship Sign is the
    physical statement (+1: lower stored value = less intensity), so when present it decides,
-   with the direction of the LUTs applied in 2-3 taken into account; without it MONOCHROME1
-   and Presentation LUT Shape INVERSE each mean "display inverted" and are one inversion
-   together, never two.
+   with the direction of the LUTs applied in 2-3 taken into account; without it MONOCHROME1,
+   Presentation LUT Shape INVERSE and a decreasing Presentation LUT Sequence each mean
+   "display inverted" and are one inversion together, never two. A Presentation LUT
+   Sequence's curve (made increasing) is applied to the VOI output either way.
 
 LUTs are applied here, not with ``pydicom.pixels.apply_voi`` / ``apply_modality_lut``: for a
 LUT Descriptor of 8 bits per entry pydicom builds its index array in the entries' dtype
@@ -52,6 +53,7 @@ class DisplayAttributes:
     window: tuple[float, float] | None = None  # (centre, width), first pair
     voi_function: str = "LINEAR"
     padding: tuple[float, float] | None = None  # inclusive stored-value range
+    presentation_lut: Lut | None = None  # Presentation LUT Sequence, first item
 
 
 def padding_mask(raw: np.ndarray, attrs: DisplayAttributes) -> np.ndarray:
@@ -93,7 +95,18 @@ def inverted(attrs: DisplayAttributes, direction: int = 1) -> bool:
     """
     if attrs.sign in (1, -1):
         return (attrs.sign == 1) != (direction < 0)
-    return attrs.photometric == "MONOCHROME1" or attrs.presentation_shape == "INVERSE"
+    return (attrs.photometric == "MONOCHROME1" or attrs.presentation_shape == "INVERSE"
+            or _direction(attrs.presentation_lut) < 0)
+
+
+def presentation_curve(display: np.ndarray, lut: Lut) -> np.ndarray:
+    """A Presentation LUT's curve on [0, 1] VOI output, made increasing (its direction is
+    part of the polarity decision, ``inverted``)."""
+    n = len(lut.table)
+    out = lut.table[np.rint(display * (n - 1)).astype(np.int64)].astype(np.float64)
+    lo, hi = float(lut.table.min()), float(lut.table.max())
+    curve = (out - lo) / max(hi - lo, 1e-12)
+    return 1 - curve if _direction(lut) < 0 else curve
 
 
 def _direction(lut: Lut | None) -> int:
@@ -136,6 +149,8 @@ def to_display(raw: np.ndarray, attrs: DisplayAttributes) -> np.ndarray:
     else:
         display = (values - kept.min()) / (kept.max() - kept.min())
     display = np.clip(display, 0, 1)
+    if attrs.presentation_lut is not None:
+        display = presentation_curve(display, attrs.presentation_lut)
     if inverted(attrs, direction):
         display = 1 - display
     display[pad] = 0

@@ -89,7 +89,7 @@ def _grey(img, bits: int | None, path: Path) -> tuple[np.ndarray, float | None]:
     if mode in _GREY_8:
         values = np.asarray(img.convert("L"), np.float64)
         return values, _full(values.max(), bits, 8)
-    if mode in _INTEGER:
+    if mode in _INTEGER or mode.startswith("I;"):
         values = np.asarray(img).astype(np.float64)
         if values.min() < 0:
             return values, None

@@ -177,3 +177,31 @@ def test_first_window_of_several_and_voi_lut_functions(tmp_path):
     np.testing.assert_allclose(window(x, 512, 400, "LINEAR_EXACT"), [0, 0, 0.5, 1, 1])
     np.testing.assert_allclose(window(x, 512, 400, "SIGMOID"),
                                1 / (1 + np.exp(-4 * (x - 512) / 400)))
+
+
+@pytest.mark.parametrize("decreasing", [False, True])
+@pytest.mark.parametrize("sign", [None, 1])
+def test_presentation_lut_sequence_curve_and_direction(tmp_path, decreasing, sign):
+    stored, regions = phantom(bone_low=decreasing if sign is None else sign == 1)
+    curve = (np.linspace(0, 1, 256) ** 0.5 * 4095).astype(int)  # a gamma-like P-LUT
+    table = curve[::-1] if decreasing else curve
+    item = _voi_item([256, 0, 12], table.tolist())
+    tags = {"PresentationLUTSequence": [item], "WindowCenter": 2048, "WindowWidth": 4096}
+    if sign is not None:
+        tags["PixelIntensityRelationshipSign"] = sign
+    img = read_dicom(make_dicom(tmp_path / "plut.dcm", stored, **tags)).pixels
+    assert_bone_bright(img, regions)
+    voi = np.clip((stored - 2047.5) / 4095 + 0.5, 0, 1)
+    out = table[np.rint(voi * 255).astype(int)] / 4095
+    rising = 1 - out if decreasing else out  # the curve made increasing
+    inverted = decreasing if sign is None else sign == 1
+    np.testing.assert_allclose(img, 1 - rising if inverted else rising, atol=1e-6)
+    if sign is None:  # no physical statement: exactly the display the file asks for
+        np.testing.assert_allclose(img, out, atol=1e-6)
+
+
+def test_non_positive_window_width_is_bad_metadata(tmp_path):
+    path = make_dicom(tmp_path / "w0.dcm", ramp(), WindowCenter=100, WindowWidth=0)
+    with pytest.raises(IngestError) as err:
+        read_dicom(path)
+    assert err.value.reason == "bad_metadata" and "WindowWidth" in err.value.detail
