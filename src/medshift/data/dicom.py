@@ -36,7 +36,7 @@ class DecodedImage:
     pixels: np.ndarray  # float32 (H, W) in [0, 1], bone bright
     header: dict[str, str]  # DICOM keyword -> value as text ("" if absent)
     pixel_spacing_mm: float | None
-    patient_id: str = ""  # PatientID, never merged by a lossy character-set decoding
+    patient_id: str = ""  # PatientID[@IssuerOfPatientID], never merged by lossy decoding
     notes: tuple[str, ...] = ()  # optional attributes set to null, and why
 
 
@@ -69,6 +69,7 @@ def read_dicom(path: Path, keep_private: bool = False,
     """
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # pydicom warns per invalid value; notes say what
+        _check_deflated(path, max_pixels)
         ds = _read_dataset(path)
         try:
             patient_id = _patient_id(ds)
@@ -83,6 +84,33 @@ def read_dicom(path: Path, keep_private: bool = False,
         spacing, spacing_notes = _spacing(ds)
     return DecodedImage(to_display(raw, attrs), header, spacing, patient_id,
                         tuple(notes) + spacing_notes)
+
+
+def _check_deflated(path: Path, max_pixels: int) -> None:
+    """Refuse a deflated data set that inflates beyond what ``max_pixels`` can need, before
+    pydicom inflates it whole in memory (a few kB can declare gigabytes)."""
+    import zlib
+
+    from pydicom.filereader import read_file_meta_info
+    from pydicom.uid import DeflatedExplicitVRLittleEndian
+
+    try:
+        meta = read_file_meta_info(path)
+        if meta.get("TransferSyntaxUID") != DeflatedExplicitVRLittleEndian:
+            return
+        start = 132 + 12 + int(meta.FileMetaInformationGroupLength)
+    except Exception:
+        return  # not a file with a meta header: the normal reader explains
+    limit = 2 * max_pixels + 65536  # 16-bit pixels plus a generous header
+    with open(path, "rb") as fh:
+        fh.seek(start)
+        inflater = zlib.decompressobj(-zlib.MAX_WBITS)
+        size = 0
+        while chunk := fh.read(1 << 16):
+            size += len(inflater.decompress(chunk, limit + 1 - size))
+            if size > limit or inflater.unconsumed_tail:
+                raise IngestError("too_large", f"the deflated data set inflates to more than "
+                                  f"{limit} bytes; not read")
 
 
 def _read_dataset(path: Path):
@@ -154,9 +182,16 @@ def _header(ds) -> tuple[dict[str, str], list[str]]:
 
 
 def _patient_id(ds) -> str:
-    """PatientID decoded strictly; a lossy decoding keeps a hash of the raw bytes, so two
-    patients whose ids only differ in undecodable bytes never share one subject id."""
-    from pydicom.charset import decode_bytes
+    """PatientID decoded strictly, qualified by Issuer of Patient ID when given (one id in
+    two issuers' namespaces is two patients); a lossy decoding keeps a hash of the raw bytes,
+    so two ids that only differ in undecodable bytes never become one subject."""
+    issuer = _element(ds, "IssuerOfPatientID")
+    pid = _patient_text(ds)
+    return f"{pid}@{issuer}" if pid and issuer else pid
+
+
+def _patient_text(ds) -> str:
+    from pydicom.charset import convert_encodings, decode_bytes
     from pydicom.dataelem import RawDataElement
 
     item = ds.get_item("PatientID") if "PatientID" in ds else None
@@ -166,19 +201,13 @@ def _patient_id(ds) -> str:
     if raw.isascii():
         return raw.decode("ascii").strip()
     charsets = _element(ds, "SpecificCharacterSet") or "ISO_IR 6"
-    from pydicom.charset import convert_encodings
-
-    encodings = convert_encodings(charsets.split("\\"))
     try:
         with warnings.catch_warnings():
-            warnings.simplefilter("error")
-            return decode_bytes(raw, encodings, set()).strip()
+            warnings.simplefilter("error")  # pydicom warns, then replaces, when lossy
+            return decode_bytes(raw, convert_encodings(charsets.split("\\")), set()).strip()
     except Exception:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            lossy = raw.decode(encodings[0] if encodings[0] != "iso8859" else "latin-1",
-                               errors="replace") if encodings else raw.decode("latin-1")
-        return f"{lossy.strip()}#{hashlib.sha256(raw).hexdigest()[:8]}"
+        lossy = raw.decode("ascii", errors="replace").strip()
+        return f"{lossy}#{hashlib.sha256(raw).hexdigest()[:8]}"
 
 
 def _int(ds, keyword: str, default: int | None = None) -> int | None:

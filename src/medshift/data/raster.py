@@ -12,6 +12,8 @@ Rules (README "Ingesting your own data"):
   14, 16 bits that holds the largest value (as DICOM's Bits Stored; a 12-bit detector image
   in a 16-bit PNG is 0..4095, not 0..65535). Negative values: the image's min..max.
 - ``F``: floats in [0, 1] are kept, others are scaled by the image's min..max.
+- TIFF PhotometricInterpretation WhiteIsZero (the raster MONOCHROME1): inverted once, by
+  Pillow for 1- and 8-bit images (raw mode ``;I``), here for the others.
 - Containers of several images (multi-page TIFF, animated PNG/GIF, MPO) are ``multi_frame``,
   as multi-frame DICOM is.
 """
@@ -63,8 +65,11 @@ def read_raster(path: Path, bone_bright: bool = True, bits: int | None = None,
                 if frames > 1:
                     raise IngestError("multi_frame", f"{frames} images in one {img.format} "
                                       f"file")
+                white_is_zero = _white_is_zero(img)
                 img.load()
                 values, full = _grey(img, bits, path)
+                if white_is_zero:
+                    values = (full if full else values.max() + values.min()) - values
     except IngestError:
         raise
     except Image.DecompressionBombError as exc:
@@ -108,6 +113,13 @@ def _grey(img, bits: int | None, path: Path) -> tuple[np.ndarray, float | None]:
         raise IngestError("unsupported_photometric", f"{kind} (mode {mode})")
     values = rgb[..., 0].astype(np.float64)
     return values, _full(values.max(), bits, 8)
+
+
+def _white_is_zero(img) -> bool:
+    """TIFF WhiteIsZero that Pillow's decoder does not invert itself."""
+    if img.format != "TIFF" or img.tag_v2.get(262) != 0:
+        return False
+    return not any(str(tile.args[0]).endswith(";I") for tile in img.tile)
 
 
 def _full(largest: float, bits: int | None, detected: int) -> float:

@@ -205,3 +205,17 @@ def test_non_positive_window_width_is_bad_metadata(tmp_path):
     with pytest.raises(IngestError) as err:
         read_dicom(path)
     assert err.value.reason == "bad_metadata" and "WindowWidth" in err.value.detail
+
+
+def test_modality_lut_sequence_with_12_bit_entries(tmp_path):
+    stored = ramp(32)  # 0..1023
+    table = (4095 - np.arange(1024) * 3).tolist()  # decreasing 12-bit output
+    item = _voi_item([1024, 0, 12], table)
+    item.ModalityLUTType = "US"
+    path = make_dicom(tmp_path / "mlut.dcm", stored, ModalityLUTSequence=[item],
+                      PixelIntensityRelationshipSign=-1)
+    out = np.asarray(table)[stored]
+    expected = (out - out.min()) / (out.max() - out.min())
+    # sign -1: higher stored = less intensity = bone; the LUT reverses that order, so the
+    # bone-bright image is the inverse of the LUT output
+    np.testing.assert_allclose(read_dicom(path).pixels, 1 - expected, atol=1e-6)

@@ -182,3 +182,28 @@ def test_linked_subject_folder_is_followed_and_loops_are_named(tmp_path, ingest_
                                                str(root / "S7" / "PA.dcm")]
     assert reasons == {"up": "unreadable"}
     assert "directory link loop" in result.quarantine["detail"].item()
+
+
+def test_one_patient_id_from_two_issuers_is_two_subjects(tmp_path, ingest_config):
+    root = tmp_path / "tree"
+    xray(root / "a.dcm", patient="001", seed=1, IssuerOfPatientID="SITE_A")
+    xray(root / "b.dcm", patient="001", seed=2, IssuerOfPatientID="SITE_B")
+    xray(root / "c.dcm", patient="002", seed=3)
+    result, reasons = _run(ingest_config, root, tmp_path)
+    assert reasons == {}  # without the issuer, b would be a conflict of a
+    assert sorted(result.manifest["subject_id"]) == ["001@SITE_A", "001@SITE_B", "002"]
+
+
+def test_deflate_bomb_is_refused_before_inflating(tmp_path):
+    from pydicom.uid import DeflatedExplicitVRLittleEndian
+
+    path = make_dicom(tmp_path / "deflated.dcm", np.zeros((256, 256), np.uint16) + np.eye(
+        256, dtype=np.uint16))
+    ds = pydicom.dcmread(path)
+    ds.file_meta.TransferSyntaxUID = DeflatedExplicitVRLittleEndian
+    ds.save_as(path)
+    assert path.stat().st_size < 4000  # 128 kB of pixels deflate to almost nothing
+    assert read_dicom(path).pixels.shape == (256, 256)  # within the default limit
+    with pytest.raises(Exception) as err:
+        read_dicom(path, max_pixels=1000)
+    assert err.value.reason == "too_large" and "deflated" in err.value.detail

@@ -130,3 +130,20 @@ def test_declared_size_over_the_limit_is_refused_unread(tmp_path):
     with pytest.raises(IngestError) as err:
         read_raster(tmp_path / "big.png", max_pixels=100)
     assert err.value.reason == "too_large"
+
+
+def test_tiff_white_is_zero_is_inverted_once(tmp_path):
+    from PIL import TiffImagePlugin
+
+    info = TiffImagePlugin.ImageFileDirectory_v2()
+    info[262] = 0  # WhiteIsZero: the raster MONOCHROME1
+    values = (GRAD.astype(np.uint16) * 16)  # 320..3504: 12 bits detected
+    Image.fromarray(values).save(tmp_path / "w16.tif", tiffinfo=info)
+    np.testing.assert_allclose(read_raster(tmp_path / "w16.tif"), 1 - values / 4095,
+                               atol=1e-6)
+    Image.fromarray(GRAD).save(tmp_path / "w8.tif", tiffinfo=info)
+    tile = Image.open(tmp_path / "w8.tif").tile[0]
+    assert tile.args[0] == "L;I"  # Pillow's decoder inverts 8-bit WhiteIsZero itself
+    stored = np.frombuffer((tmp_path / "w8.tif").read_bytes()[tile.offset:][:GRAD.size],
+                           np.uint8).reshape(GRAD.shape)  # the bytes in the file
+    np.testing.assert_allclose(read_raster(tmp_path / "w8.tif"), 1 - stored / 255, atol=1e-6)
