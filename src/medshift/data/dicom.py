@@ -10,7 +10,6 @@ note; one the pixels depend on quarantines the file as ``bad_metadata`` naming i
 from __future__ import annotations
 
 import hashlib
-import struct
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
@@ -19,14 +18,13 @@ import numpy as np
 
 from medshift.data.display import DisplayAttributes, Lut, to_display
 from medshift.data.errors import IngestError
+from medshift.data.guards import check_deflated, codestream_size
 
 HEADER_FIELDS = ("PatientID", "Modality", "PhotometricInterpretation", "BitsStored", "KVP",
                  "ExposureInuAs", "PositionerPrimaryAngle", "PositionerSecondaryAngle",
                  "ViewPosition", "PresentationIntentType")
 MAX_PIXELS = 8192 * 8192  # per frame; larger declared images are refused before decoding
 _BINARY_VRS = ("OB", "OW", "OF", "OD", "OL", "OV", "UN", "SQ")
-# JPEG SOFn markers (not DHT C4, JPG C8, DAC CC) and JPEG-LS SOF55 (F7)
-_SOF = {0xC0, 0xC1, 0xC2, 0xC3, 0xC5, 0xC6, 0xC7, 0xC9, 0xCA, 0xCB, 0xCD, 0xCE, 0xCF, 0xF7}
 
 
 @dataclass(frozen=True)
@@ -38,6 +36,7 @@ class DecodedImage:
     pixel_spacing_mm: float | None
     patient_id: str = ""  # PatientID[@IssuerOfPatientID], never merged by lossy decoding
     notes: tuple[str, ...] = ()  # optional attributes set to null, and why
+    bits_stored: int | None = None  # rasters: the bits of the full scale (raster.py)
 
 
 def parse_number(text: str) -> float:
@@ -69,7 +68,7 @@ def read_dicom(path: Path, keep_private: bool = False,
     """
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # pydicom warns per invalid value; notes say what
-        _check_deflated(path, max_pixels)
+        check_deflated(path, max_pixels)
         ds = _read_dataset(path)
         try:
             patient_id = _patient_id(ds)
@@ -84,33 +83,6 @@ def read_dicom(path: Path, keep_private: bool = False,
         spacing, spacing_notes = _spacing(ds)
     return DecodedImage(to_display(raw, attrs), header, spacing, patient_id,
                         tuple(notes) + spacing_notes)
-
-
-def _check_deflated(path: Path, max_pixels: int) -> None:
-    """Refuse a deflated data set that inflates beyond what ``max_pixels`` can need, before
-    pydicom inflates it whole in memory (a few kB can declare gigabytes)."""
-    import zlib
-
-    from pydicom.filereader import read_file_meta_info
-    from pydicom.uid import DeflatedExplicitVRLittleEndian
-
-    try:
-        meta = read_file_meta_info(path)
-        if meta.get("TransferSyntaxUID") != DeflatedExplicitVRLittleEndian:
-            return
-        start = 132 + 12 + int(meta.FileMetaInformationGroupLength)
-    except Exception:
-        return  # not a file with a meta header: the normal reader explains
-    limit = 2 * max_pixels + 65536  # 16-bit pixels plus a generous header
-    with open(path, "rb") as fh:
-        fh.seek(start)
-        inflater = zlib.decompressobj(-zlib.MAX_WBITS)
-        size = 0
-        while chunk := fh.read(1 << 16):
-            size += len(inflater.decompress(chunk, limit + 1 - size))
-            if size > limit or inflater.unconsumed_tail:
-                raise IngestError("too_large", f"the deflated data set inflates to more than "
-                                  f"{limit} bytes; not read")
 
 
 def _read_dataset(path: Path):
@@ -246,34 +218,11 @@ def _check_image(ds, max_pixels: int) -> None:
                           f"{max_pixels} pixels; not decoded")
     tsyntax = getattr(getattr(ds, "file_meta", None), "TransferSyntaxUID", None)
     if tsyntax is not None and tsyntax.is_encapsulated and "PixelData" in ds:
-        size = codestream_size(bytes(ds.PixelData[:65536]))
+        size = codestream_size(bytes(ds.PixelData[:65536]))  # the first fragment's header
         if size is not None and size != (rows, cols):
             raise IngestError("header_mismatch", f"the compressed frame declares {size[0]} x "
                               f"{size[1]} pixels but Rows x Columns is {rows} x {cols}; "
                               f"not decoded")
-
-
-def codestream_size(data: bytes) -> tuple[int, int] | None:
-    """(rows, cols) declared by the first JPEG 2000 SIZ or JPEG/JPEG-LS SOF segment in
-    ``data``, read without decoding; None when neither is found (RLE, deflate, ...)."""
-    at = data.find(b"\xff\x4f\xff\x51")  # J2K: SOC then SIZ
-    if at >= 0 and len(data) >= at + 24:
-        x, y, x0, y0 = struct.unpack(">4I", data[at + 8:at + 24])
-        return y - y0, x - x0
-    pos = data.find(b"\xff\xd8")
-    if pos < 0:
-        return None
-    pos += 2
-    while pos + 9 <= len(data) and data[pos] == 0xFF:
-        marker = data[pos + 1]
-        if marker == 0xFF:  # fill byte
-            pos += 1
-            continue
-        if marker in _SOF:
-            rows, cols = struct.unpack(">HH", data[pos + 5:pos + 9])
-            return (rows, cols) if rows else None  # 0 rows: defined later by DNL
-        pos += 2 + struct.unpack(">H", data[pos + 2:pos + 4])[0]
-    return None
 
 
 def _pixels(ds) -> np.ndarray:

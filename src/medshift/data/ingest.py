@@ -94,12 +94,13 @@ def process(candidate: Candidate, cfg: IngestConfig, images_dir: str) -> dict:
 
 def _decode(c: Candidate, cfg: IngestConfig) -> DecodedImage:
     from medshift.data.dicom import read_dicom
-    from medshift.data.raster import read_raster
+    from medshift.data.raster import read_raster_bits
 
     path = Path(c.path)
     if path.suffix.lower() in RASTER_SUFFIXES:
-        pixels = read_raster(path, c.source.bone_bright, c.source.bits, cfg.max_pixels)
-        return DecodedImage(pixels, {}, None)
+        pixels, bits = read_raster_bits(path, c.source.bone_bright, c.source.bits,
+                                        cfg.max_pixels)
+        return DecodedImage(pixels, {}, None, bits_stored=bits)
     return read_dicom(path, max_pixels=cfg.max_pixels)
 
 
@@ -126,8 +127,8 @@ def _process(c: Candidate, cfg: IngestConfig, images_dir: Path) -> tuple[dict, l
     for column, keyword in (("kvp", "KVP"), ("exposure_uas", "ExposureInuAs"),
                             ("bits_stored", "BitsStored")):
         row[column] = _optional(header, keyword, notes)
-    row["bits_stored"] = int(row["bits_stored"] or 8)
-    row = {c: row[c] for c in MANIFEST_COLUMNS}
+    row["bits_stored"] = int(decoded.bits_stored or row["bits_stored"] or 8)
+    row = {column: row[column] for column in MANIFEST_COLUMNS}
     notes += sanitise(row)
     _store(pixels, cfg.size, images_dir / f"{row['image_id']}.npy")
     row["_intent"] = header.get("PresentationIntentType", "").strip().upper()

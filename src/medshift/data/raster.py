@@ -36,6 +36,12 @@ _INTEGER = ("I;16", "I;16L", "I;16B", "I;16N", "I")
 
 def read_raster(path: Path, bone_bright: bool = True, bits: int | None = None,
                 max_pixels: int = MAX_PIXELS) -> np.ndarray:
+    """(H, W) float32 in [0, 1], bone bright: ``read_raster_bits`` without the bits."""
+    return read_raster_bits(path, bone_bright, bits, max_pixels)[0]
+
+
+def read_raster_bits(path: Path, bone_bright: bool = True, bits: int | None = None,
+                     max_pixels: int = MAX_PIXELS) -> tuple[np.ndarray, int | None]:
     """Decode one raster image.
 
     Args:
@@ -45,7 +51,8 @@ def read_raster(path: Path, bone_bright: bool = True, bits: int | None = None,
         max_pixels: largest width x height decoded; larger images are refused unread.
 
     Returns:
-        (H, W) float32 in [0, 1], bone bright.
+        (H, W) float32 in [0, 1], bone bright, and the bits of its full scale (None when
+        the image's own min..max is the scale: floats, negative integers).
 
     Raises:
         IngestError: not_dicom, unreadable, truncated, too_large, multi_frame,
@@ -85,7 +92,8 @@ def read_raster(path: Path, bone_bright: bool = True, bits: int | None = None,
         raise IngestError("constant", f"every pixel is {values.flat[0]:g}")
     lo, hi = (0.0, full) if full else (values.min(), values.max())
     display = np.clip((values - lo) / (hi - lo), 0, 1)
-    return (display if bone_bright else 1 - display).astype(np.float32)
+    used = int(np.log2(full + 1)) if full and full > 1 else None
+    return (display if bone_bright else 1 - display).astype(np.float32), used
 
 
 def _grey(img, bits: int | None, path: Path) -> tuple[np.ndarray, float | None]:

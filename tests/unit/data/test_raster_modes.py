@@ -63,6 +63,20 @@ def test_16bit_png_full_scale_is_the_bits_used(tmp_path, bits, peak):
         assert out.max() == pytest.approx(1.0)  # 12-bit data is not "nearly black"
 
 
+def test_manifest_records_the_bits_used(tmp_path, ingest_config):
+    root = tmp_path / "png" / "real_low" / "s1"
+    root.mkdir(parents=True)
+    values = np.linspace(0, 4000, 40 * 30).reshape(40, 30).astype(np.uint16)
+    Image.fromarray(values).save(root / "pa.png")
+    Image.fromarray(GRAD).save(root / "lat.png")
+    from medshift.data.ingest import ingest
+
+    manifest, _ = ingest(ingest_config({"path": str(tmp_path / "png"), "kind": "folders"}),
+                         tmp_path / "images", progress=False)
+    assert dict(zip(manifest["view"], manifest["bits_stored"], strict=True)) == {
+        "PA": 12, "LAT": 8}
+
+
 def test_sbit_chunk_and_source_setting_decide_the_bits(tmp_path):
     values = np.linspace(0, 2000, 40 * 30).reshape(40, 30).astype(np.uint16)  # fits 11 bits
     np.testing.assert_allclose(read_raster(png16(tmp_path / "s.png", values, sbit=14)),
