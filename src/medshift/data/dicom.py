@@ -279,8 +279,10 @@ def _display_attributes(ds) -> DisplayAttributes:
     plut = None
     if ds.get("PresentationLUTSequence"):
         plut = _lut(ds, ds.PresentationLUTSequence[0], "PresentationLUTSequence")
-    pad = _floats(ds, "PixelPaddingValue")
-    limit = _floats(ds, "PixelPaddingRangeLimit")
+    if slope and slope[0] == 0:
+        raise IngestError("bad_metadata", "RescaleSlope is 0 (every pixel would be equal)")
+    pad = [_signed(ds, v) for v in _floats(ds, "PixelPaddingValue") or []]
+    limit = [_signed(ds, v) for v in _floats(ds, "PixelPaddingRangeLimit") or []]
     padding = None if not pad else (pad[0], limit[0] if limit else pad[0])
     if centre and width and width[0] <= 0:
         raise IngestError("bad_metadata", f"WindowWidth {width[0]:g} is not positive")
@@ -292,6 +294,14 @@ def _display_attributes(ds) -> DisplayAttributes:
         modality_lut=modality, voi_lut=voi, window=win,
         voi_function=(_element(ds, "VOILUTFunction") or "LINEAR").upper(), padding=padding,
         presentation_lut=plut)
+
+
+def _signed(ds, value: float) -> float:
+    """A padding value written as US for signed pixels, read back as the signed value."""
+    bits = _int(ds, "BitsAllocated", 16) or 16
+    if _int(ds, "PixelRepresentation", 0) == 1 and value >= 2 ** (bits - 1):
+        return value - 2 ** bits
+    return value
 
 
 def _spacing(ds) -> tuple[float | None, tuple[str, ...]]:

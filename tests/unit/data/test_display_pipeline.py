@@ -219,3 +219,25 @@ def test_modality_lut_sequence_with_12_bit_entries(tmp_path):
     # sign -1: higher stored = less intensity = bone; the LUT reverses that order, so the
     # bone-bright image is the inverse of the LUT output
     np.testing.assert_allclose(read_dicom(path).pixels, 1 - expected, atol=1e-6)
+
+
+def test_signed_pixels_with_padding_written_as_unsigned(tmp_path):
+    # CT-style signed data, padding -2000 stored in a US element as 63536
+    stored = (ramp(32).astype(np.int16) - 500)
+    stored[:4] = -2000
+    path = make_dicom(tmp_path / "signed.dcm", stored, PixelRepresentation=1)
+    ds = __import__("pydicom").dcmread(path)
+    ds.add_new(0x00280120, "US", 63536)  # Pixel Padding Value
+    ds.save_as(path)
+    img = read_dicom(path).pixels
+    assert (img[:4] == 0).all()
+    inner = stored[4:].astype(float)
+    np.testing.assert_allclose(img[4:], (inner - inner.min()) / (inner.max() - inner.min()),
+                               atol=1e-6)
+
+
+def test_zero_rescale_slope_is_bad_metadata(tmp_path):
+    with pytest.raises(IngestError) as err:
+        read_dicom(make_dicom(tmp_path / "s0.dcm", ramp(), RescaleSlope=0,
+                              RescaleIntercept=0))
+    assert err.value.reason == "bad_metadata" and "RescaleSlope" in err.value.detail
