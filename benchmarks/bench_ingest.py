@@ -1,6 +1,7 @@
 """Benchmark: ingest the default simulated set (params.yaml ingest) and report files/s.
 
     python benchmarks/bench_ingest.py     # needs data/raw/simulated (dvc repro simulate)
+    python benchmarks/bench_ingest.py --source /other/checkout/data/raw/simulated
 
 Target (issue 3): >= 1,000 DICOM in <= 1 minute on 2 cores, streamed (bounded memory).
 Writes benchmarks/results/ingest.json. Not a test: timings never gate CI.
@@ -8,6 +9,7 @@ Writes benchmarks/results/ingest.json. Not a test: timings never gate CI.
 
 from __future__ import annotations
 
+import argparse
 import json
 import resource
 import tempfile
@@ -15,15 +17,23 @@ import time
 from pathlib import Path
 
 from medshift.config import IngestConfig, load_section
-from medshift.data.ingest import ingest
+from medshift.data.ingest import collect
 from medshift.data.validate import manifest_checks, run_checks
 
 
 def main() -> None:
-    cfg = IngestConfig.from_params(load_section("params.yaml", "ingest"))
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--params", default="params.yaml")
+    parser.add_argument("--source", default=None, help="replace the first source's path")
+    args = parser.parse_args()
+    params = load_section(args.params, "ingest")
+    if args.source:
+        params["sources"] = [{**params["sources"][0], "path": args.source}]
+    cfg = IngestConfig.from_params(params)
     with tempfile.TemporaryDirectory() as tmp:
         start = time.perf_counter()
-        manifest, quarantine = ingest(cfg, Path(tmp), progress=True)
+        result = collect(cfg, Path(tmp), progress=True)
+        manifest, quarantine = result.manifest, result.quarantine
         decoded = time.perf_counter() - start
         run_checks(manifest_checks(manifest, cfg))
         total = time.perf_counter() - start
@@ -32,6 +42,7 @@ def main() -> None:
     peak = [resource.getrusage(w).ru_maxrss / 1024
             for w in (resource.RUSAGE_SELF, resource.RUSAGE_CHILDREN)]
     result = {"files": int(len(manifest) + len(quarantine)), "ingested": int(len(manifest)),
+              "excluded_by_params": result.excluded,
               "workers": cfg.workers, "size": cfg.size,
               "decode_resize_write_seconds": round(decoded, 1),
               "with_validation_seconds": round(total, 1),

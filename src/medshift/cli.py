@@ -30,29 +30,53 @@ def _simulate(args: argparse.Namespace) -> int:
     return 0
 
 
-def _ingest(args: argparse.Namespace) -> int:
-    from medshift.config import IngestConfig, load_section
-    from medshift.data.ingest import IngestFailure, ingest, summary
-    from medshift.data.validate import ValidationFailed, manifest_checks, run_checks
-    from medshift.io import write_csv, write_json, write_parquet
+def _ingest_config(params: Path):
+    """params.ingest as IngestConfig; every problem is one ValueError line naming the cause."""
+    import yaml
 
-    cfg = IngestConfig.from_params(load_section(args.params, "ingest"))
-    manifest, quarantine = ingest(cfg, args.images, progress=not args.quiet)
-    write_csv(args.quarantine, quarantine)
-    counts = summary(manifest, quarantine)
-    print(f"ingested {counts['ingested']} files, quarantined {counts['quarantined']}")
+    from medshift.config import ConfigError, IngestConfig, load_section
+
+    try:
+        return IngestConfig.from_params(load_section(params, "ingest"))
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+        raise ConfigError(f"{params}: invalid YAML{where}: "
+                          f"{getattr(exc, 'problem', None) or exc}") from None
+    except UnicodeDecodeError as exc:
+        raise ConfigError(f"{params}: not UTF-8 text (byte {exc.start})") from None
+    except FileNotFoundError:
+        raise ConfigError(f"{params}: params file not found") from None
+    except (TypeError, AttributeError) as exc:
+        raise ConfigError(f"{params}: params.ingest is malformed ({exc})") from None
+
+
+def _ingest(args: argparse.Namespace) -> int:
+    from medshift.data.stage import IngestOutputs, run_ingest_stage
+
+    cfg = _ingest_config(args.params)
+    outputs = IngestOutputs(args.manifest, args.images, args.quarantine, args.validation)
+    _, counts = run_ingest_stage(cfg, outputs, progress=not args.quiet)
+    print(f"ingested {counts['ingested']} files, quarantined {counts['quarantined']}"
+          + (f", excluded by params {counts['excluded_by_params']}"
+             if counts["excluded_by_params"] else ""))
     print(f"  per class: {counts['per_class']}")
     print(f"  quarantine reasons: {counts['per_reason']}  (details in {args.quarantine})")
-    if manifest.empty:
-        raise IngestFailure(f"nothing usable was ingested from {[s.path for s in cfg.sources]};"
-                            f" quarantine reasons: {counts['per_reason']}")
-    try:
-        report = run_checks(manifest_checks(manifest, cfg))
-    except ValidationFailed as exc:
-        write_json(args.validation, {**exc.report, "summary": counts})
-        raise
-    write_json(args.validation, {**report, "summary": counts})
-    write_parquet(args.manifest, manifest)
+    if counts["notes"]:
+        print(f"  {len(counts['notes'])} metadata values set to null or kept as raw text "
+              f"(details under summary.notes in {args.validation})")
+    return 0
+
+
+def _check_raw(args: argparse.Namespace) -> int:
+    from medshift.data.raw_tier import check_raw_tier
+    from medshift.io import write_json
+
+    report = check_raw_tier(args.raw, _ingest_config(args.params).sources)
+    write_json(args.out, report)
+    for path in report["sources_outside_raw"]:
+        print(f"note: source {path} is outside {args.raw}: dvc repro will not notice when "
+              f"its files change")
     return 0
 
 
@@ -110,6 +134,13 @@ def build_parser() -> argparse.ArgumentParser:
     ing.add_argument("--validation", type=Path, default=Path("reports/validation/ingest.json"))
     ing.add_argument("--quiet", action="store_true", help="no progress bar")
     ing.set_defaults(func=_ingest)
+
+    raw = sub.add_parser("check-raw", help="explain links in the raw tier that DVC cannot "
+                         "hash; fingerprint linked folders")
+    raw.add_argument("--raw", type=Path, default=Path("data/raw"))
+    raw.add_argument("--params", type=Path, default=Path("params.yaml"))
+    raw.add_argument("--out", type=Path, default=Path("reports/validation/raw_tier.json"))
+    raw.set_defaults(func=_check_raw)
 
     spl = sub.add_parser("split", help="subject-grouped, dose-level train/val/test split")
     spl.add_argument("--params", type=Path, default=Path("params.yaml"))

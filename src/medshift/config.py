@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 from typing import Any
@@ -121,9 +122,22 @@ class ClassRule:
     dicom: tuple[tuple[str, str], ...] = ()
     folder: str | None = None
 
+    def __post_init__(self) -> None:
+        patterns = [(f"dicom.{key}", pattern) for key, pattern in self.dicom]
+        patterns += [("folder", self.folder)] if self.folder is not None else []
+        for where, pattern in patterns:
+            try:
+                re.compile(pattern)
+            except (re.error, TypeError) as exc:
+                raise ConfigError(f"params.ingest.classes[{self.id}].{where}: {pattern!r} is "
+                                  f"not a valid regular expression ({exc})") from None
+
     @classmethod
     def from_params(cls, values: dict[str, Any]) -> ClassRule:
         values = dict(values)
+        if not isinstance(values.get("dicom") or {}, dict):
+            raise ConfigError(f"params.ingest.classes[{values.get('id')}].dicom must map "
+                              f"DICOM keywords to regular expressions")
         values["dicom"] = tuple((values.get("dicom") or {}).items())
         return _from_mapping(cls, values, "ingest.classes")
 
@@ -138,11 +152,20 @@ class SourceConfig:
     subject_pattern: str = r"(?P<subject>[^/]+)/(?P<view>[^/]+)\.[^./]+$"
     bone_bright: bool = True
     exclude: tuple[str, ...] = ()  # fnmatch patterns on the path relative to the source
+    bits: int | None = None  # full scale of integer rasters; None: detected (raster.py)
 
     def __post_init__(self) -> None:
         if self.kind not in ("dicom", "folders", "csv"):
             raise ConfigError(f"params.ingest.sources: kind must be dicom|folders|csv, "
                               f"got {self.kind!r} for {self.path}")
+        if self.bits is not None and not (isinstance(self.bits, int) and 1 <= self.bits <= 16):
+            raise ConfigError(f"params.ingest.sources[{self.path}].bits must be 1..16 or null")
+        try:
+            re.compile(self.subject_pattern)
+        except (re.error, TypeError) as exc:
+            raise ConfigError(f"params.ingest.sources[{self.path}].subject_pattern: "
+                              f"{self.subject_pattern!r} is not a valid regular expression "
+                              f"({exc})") from None
 
 
 @dataclass(frozen=True)
@@ -153,8 +176,11 @@ class IngestConfig:
     classes: tuple[ClassRule, ...]
     size: int = 128
     workers: int = 2
+    max_pixels: int = 8192 * 8192  # larger declared images are refused before decoding
 
     def __post_init__(self) -> None:
+        if self.max_pixels < 64 or self.workers < 1:
+            raise ConfigError("params.ingest: max_pixels must be >= 64 and workers >= 1")
         ids = [c.id for c in self.classes]
         if not ids or len(set(ids)) != len(ids):
             raise ConfigError("params.ingest.classes: need at least one class, ids unique")
@@ -166,6 +192,11 @@ class IngestConfig:
     @classmethod
     def from_params(cls, values: dict[str, Any]) -> IngestConfig:
         values = dict(values)
+        if not all(isinstance(s, dict) for s in values.get("sources") or ()):
+            raise ConfigError("params.ingest.sources must be a list of mappings (path, kind)")
+        if not all(isinstance(c, dict) for c in values.get("classes") or ()):
+            raise ConfigError("params.ingest.classes must be a list of mappings (id, domain, "
+                              "dose, dicom, folder)")
         values["sources"] = tuple(_from_mapping(SourceConfig, s, "ingest.sources")
                                   for s in values.get("sources", ()))
         values["classes"] = tuple(ClassRule.from_params(c) for c in values.get("classes", ()))

@@ -8,11 +8,10 @@ in sorted path order, so the result does not depend on worker scheduling.
 
 from __future__ import annotations
 
-import csv
-import fnmatch
 import hashlib
 import os
 import re
+import traceback
 from collections import Counter
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
@@ -22,9 +21,12 @@ import numpy as np
 import pandas as pd
 from tqdm import tqdm
 
-from medshift.config import ClassRule, IngestConfig, SourceConfig
+from medshift.config import ClassRule, IngestConfig
+from medshift.data.dicom import DecodedImage, parse_number
+from medshift.data.discover import Candidate, discover
 from medshift.data.errors import IngestError
 from medshift.data.raster import RASTER_SUFFIXES
+from medshift.data.validate import sanitise
 from medshift.data.views import view_from_angles
 
 MANIFEST_COLUMNS = ("image_id", "subject_id", "view", "domain", "dose", "label", "class_name",
@@ -37,45 +39,8 @@ class IngestFailure(RuntimeError):
     """Nothing usable was ingested, or the manifest failed validation."""
 
 
-@dataclass(frozen=True)
-class Candidate:
-    """One input file and what its source says about it."""
-
-    path: str
-    rel: str
-    source: SourceConfig
-    given_class: str | None = None
-    given_subject: str | None = None
-    given_view: str | None = None
-
-
-def discover(source: SourceConfig) -> list[Candidate]:
-    """Every regular or linked file under a source (links to directories are not followed,
-    so link loops cannot recurse), or the rows of a CSV mapping file."""
-    root = Path(source.path)
-    if source.kind == "csv":
-        return _csv_candidates(root, source)
-    if not root.is_dir():
-        raise IngestFailure(f"source {root} is not a directory")
-    found = []
-    for dirpath, dirnames, filenames in os.walk(root, followlinks=False):
-        dirnames.sort()
-        for name in sorted(filenames):
-            full = Path(dirpath) / name
-            rel = full.relative_to(root).as_posix()
-            if not any(fnmatch.fnmatch(rel, pattern) for pattern in source.exclude):
-                found.append(Candidate(str(full), rel, source))
-    return found
-
-
-def _csv_candidates(mapping: Path, source: SourceConfig) -> list[Candidate]:
-    with open(mapping, newline="", encoding="utf-8") as fh:
-        rows = list(csv.DictReader(fh))
-    missing = {"path", "class"} - set(rows[0] if rows else {})
-    if missing:
-        raise IngestFailure(f"{mapping}: mapping CSV lacks columns {sorted(missing)}")
-    return [Candidate(str(mapping.parent / r["path"]), r["path"], source, r["class"] or None,
-                      r.get("subject_id") or None, r.get("view") or None) for r in rows]
+class OutputError(RuntimeError):
+    """The images folder cannot be written: the run stops (never blamed on an input)."""
 
 
 def classify(header: dict[str, str], rel: str, rules: tuple[ClassRule, ...]) -> ClassRule:
@@ -103,23 +68,43 @@ def resize_square(img: np.ndarray, size: int) -> np.ndarray:
     return np.clip(np.asarray(resized), 0, 1)
 
 
-def process(candidate: Candidate, rules: tuple[ClassRule, ...], size: int, images_dir: str
-            ) -> dict:
-    """Decode, classify, resize and store one file; returns a manifest row or a quarantine."""
+def process(candidate: Candidate, cfg: IngestConfig, images_dir: str) -> dict:
+    """Decode, check, classify, resize and store one file.
+
+    Returns ``{"row": manifest row, "notes": [...]}`` or ``{"quarantine": row}``.
+
+    Raises:
+        OutputError: the image cannot be written (the run must stop, not the file).
+    """
     try:
-        return {"row": _process(candidate, rules, size, Path(images_dir))}
+        row, notes = _process(candidate, cfg, Path(images_dir))
+        return {"row": row, "notes": [{"path": candidate.path, "note": n} for n in notes]}
     except IngestError as exc:
         reason, detail = exc.reason, exc.detail
-    except Exception as exc:  # one corrupt file must never sink the batch
-        reason, detail = "undecodable", f"{type(exc).__name__}: {exc}"
+    except OutputError:
+        raise
+    except Exception as exc:  # one file must never sink the batch; say where it broke
+        frame = traceback.extract_tb(exc.__traceback__)[-1]
+        reason = "unexpected"
+        detail = (f"{type(exc).__name__}: {exc} (at {Path(frame.filename).name}:"
+                  f"{frame.lineno} in {frame.name})")
     return {"quarantine": {"path": candidate.path, "reason": reason,
-                           "detail": detail.splitlines()[0][:300] if detail else reason}}
+                           "detail": " | ".join(detail.splitlines()) or reason}}
 
 
-def _process(c: Candidate, rules: tuple[ClassRule, ...], size: int, images_dir: Path) -> dict:
+def _decode(c: Candidate, cfg: IngestConfig) -> DecodedImage:
     from medshift.data.dicom import read_dicom
-    from medshift.data.raster import read_raster
+    from medshift.data.raster import read_raster_bits
 
+    path = Path(c.path)
+    if path.suffix.lower() in RASTER_SUFFIXES:
+        pixels, bits = read_raster_bits(path, c.source.bone_bright, c.source.bits,
+                                        cfg.max_pixels)
+        return DecodedImage(pixels, {}, None, bits_stored=bits)
+    return read_dicom(path, max_pixels=cfg.max_pixels)
+
+
+def _process(c: Candidate, cfg: IngestConfig, images_dir: Path) -> tuple[dict, list[str]]:
     try:
         data = Path(c.path).read_bytes()
     except OSError as exc:
@@ -127,28 +112,38 @@ def _process(c: Candidate, rules: tuple[ClassRule, ...], size: int, images_dir: 
     if not data:
         raise IngestError("empty", "0 bytes")
     digest = hashlib.sha256(data).hexdigest()
-    if Path(c.path).suffix.lower() in RASTER_SUFFIXES:
-        pixels, header, spacing = read_raster(Path(c.path), c.source.bone_bright), {}, None
-    else:
-        decoded = read_dicom(Path(c.path))
-        pixels, header, spacing = decoded.pixels, decoded.header, decoded.pixel_spacing_mm
-    rule = _rule_for(c, header, rules)
-    subject, view = _subject_and_view(c, header)
-    image_id = digest[:16]
+    decoded = _decode(c, cfg)
+    header, pixels = decoded.header, decoded.pixels
+    rule = _rule_for(c, header, cfg.classes)
+    subject, view = _subject_and_view(c, header, decoded.patient_id)
+    row = {"image_id": digest[:16], "subject_id": subject, "view": view,
+           "domain": rule.domain, "dose": rule.dose, "label": cfg.class_ids.index(rule.id),
+           "class_name": rule.id, "path": c.path, "sha256": digest,
+           "rows": int(pixels.shape[0]), "cols": int(pixels.shape[1]),
+           "pixel_spacing_mm": decoded.pixel_spacing_mm,
+           "modality": header.get("Modality") or "OT",
+           "photometric": header.get("PhotometricInterpretation") or "MONOCHROME2"}
+    notes = list(decoded.notes)
+    for column, keyword in (("kvp", "KVP"), ("exposure_uas", "ExposureInuAs"),
+                            ("bits_stored", "BitsStored")):
+        row[column] = _optional(header, keyword, notes)
+    row["bits_stored"] = int(decoded.bits_stored or row["bits_stored"] or 8)
+    row = {column: row[column] for column in MANIFEST_COLUMNS}
+    notes += sanitise(row)
+    _store(pixels, cfg.size, images_dir / f"{row['image_id']}.npy")
+    row["_intent"] = header.get("PresentationIntentType", "").strip().upper()
+    return row, notes
+
+
+def _store(pixels: np.ndarray, size: int, target: Path) -> None:
     stored = np.round(resize_square(pixels, size) * 65535).astype(np.uint16)
-    target = images_dir / f"{image_id}.npy"
-    tmp = target.with_name(f".{image_id}.{os.getpid()}.tmp.npy")
-    np.save(tmp, stored)
-    os.replace(tmp, target)
-    return {"image_id": image_id, "subject_id": subject, "view": view, "domain": rule.domain,
-            "dose": rule.dose, "label": [r.id for r in rules].index(rule.id),
-            "class_name": rule.id, "path": c.path, "sha256": digest,
-            "rows": int(pixels.shape[0]), "cols": int(pixels.shape[1]),
-            "pixel_spacing_mm": spacing, "kvp": _float(header.get("KVP")),
-            "exposure_uas": _float(header.get("ExposureInuAs")),
-            "modality": header.get("Modality") or "OT",
-            "photometric": header.get("PhotometricInterpretation") or "MONOCHROME2",
-            "bits_stored": int(header.get("BitsStored") or 8)}
+    tmp = target.with_name(f".{target.stem}.{os.getpid()}.tmp.npy")
+    try:
+        np.save(tmp, stored)
+        os.replace(tmp, target)
+    except OSError as exc:
+        tmp.unlink(missing_ok=True)
+        raise OutputError(f"cannot write {target}: {exc.strerror or exc}") from exc
 
 
 def _rule_for(c: Candidate, header: dict[str, str], rules: tuple[ClassRule, ...]) -> ClassRule:
@@ -160,9 +155,14 @@ def _rule_for(c: Candidate, header: dict[str, str], rules: tuple[ClassRule, ...]
     raise IngestError("unknown_class", f"mapping names class {c.given_class!r}")
 
 
-def _subject_and_view(c: Candidate, header: dict[str, str]) -> tuple[str, str]:
+def _subject_and_view(c: Candidate, header: dict[str, str], patient_id: str
+                      ) -> tuple[str, str]:
+    folder = Path(c.rel).parent.as_posix()
     if header:
-        subject = c.given_subject or header.get("PatientID") or Path(c.path).parent.name
+        # without PatientID, the folder relative to the source (never just its last name,
+        # which would merge site1/001 and site2/001)
+        subject = c.given_subject or patient_id or (folder if folder != "." else
+                                                    Path(c.rel).stem)
         view = c.given_view or view_from_angles(header.get("PositionerPrimaryAngle", ""),
                                                 header.get("PositionerSecondaryAngle", ""))
         if view == "UNKNOWN" and header.get("ViewPosition"):
@@ -174,10 +174,13 @@ def _subject_and_view(c: Candidate, header: dict[str, str]) -> tuple[str, str]:
     return subject, (c.given_view or groups.get("view") or "UNKNOWN").upper()
 
 
-def _float(text: str | None) -> float | None:
+def _optional(header: dict[str, str], keyword: str, notes: list[str]) -> float | None:
+    """An optional numeric attribute; unparseable text becomes null with a note."""
+    text = (header.get(keyword) or "").strip()
     try:
-        return float(text) if text else None
+        return parse_number(text.split("\\")[0]) if text else None
     except ValueError:
+        notes.append(f"{keyword} {text!r} is not a number: set to null")
         return None
 
 
@@ -185,52 +188,89 @@ def _task(args):
     return process(*args)
 
 
-def ingest(cfg: IngestConfig, images_dir: Path, progress: bool = True,
-           ) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Ingest every source; returns (manifest, quarantine) without validating them."""
+@dataclass(frozen=True)
+class IngestResult:
+    """Manifest, quarantine, notes on values set to null, and the excluded-file count."""
+
+    manifest: pd.DataFrame
+    quarantine: pd.DataFrame
+    notes: tuple[dict, ...] = ()
+    excluded: int = 0
+
+
+def collect(cfg: IngestConfig, images_dir: Path, progress: bool = True) -> IngestResult:
+    """Ingest every source into ``images_dir`` (no validation, no staging).
+
+    Raises:
+        OutputError: an image could not be written.
+    """
     images_dir.mkdir(parents=True, exist_ok=True)
-    candidates = [c for source in cfg.sources for c in discover(source)]
-    tasks = [(c, cfg.classes, cfg.size, str(images_dir)) for c in candidates]
+    found = [discover(source) for source in cfg.sources]
+    candidates = [c for f in found for c in f.candidates]
+    tasks = [(c, cfg, str(images_dir)) for c in candidates]
+    results = [{"quarantine": q} for f in found for q in f.quarantine]
     with tqdm(total=len(tasks), unit="file", desc="ingest", disable=not progress) as bar:
         if cfg.workers > 1 and len(tasks) > 1:
             with ProcessPoolExecutor(cfg.workers) as pool:
-                results = []
                 for r in pool.map(_task, tasks, chunksize=16):
                     results.append(r)
                     bar.update()
         else:
-            results = []
             for t in tasks:
                 results.append(_task(t))
                 bar.update()
-    return _resolve(results, images_dir)
+    manifest, quarantine = _resolve(results, images_dir)
+    kept = set(manifest["path"])
+    notes = tuple(n for r in results for n in r.get("notes", ()) if n["path"] in kept)
+    return IngestResult(manifest, quarantine, notes, sum(f.excluded for f in found))
+
+
+def ingest(cfg: IngestConfig, images_dir: Path, progress: bool = True,
+           ) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Ingest every source; returns (manifest, quarantine) without validating them."""
+    result = collect(cfg, images_dir, progress)
+    return result.manifest, result.quarantine
+
+
+_INTENT_RANK = {"FOR PRESENTATION": 0, "": 1, "FOR PROCESSING": 2}
 
 
 def _resolve(results: list[dict], images_dir: Path) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Quarantine duplicates and (subject, view, class) conflicts in sorted path order."""
+    """Quarantine duplicates and (subject, view, class) repeats, FOR PRESENTATION first, then
+    in sorted path order, so the result never depends on worker scheduling."""
     rows, quarantine = [], [r["quarantine"] for r in results if "quarantine" in r]
     seen_hash: dict[str, str] = {}
-    seen_key: dict[tuple, str] = {}
-    for row in sorted((r["row"] for r in results if "row" in r), key=lambda r: r["path"]):
+    seen_key: dict[tuple, dict] = {}
+    ranked = sorted((r["row"] for r in results if "row" in r),
+                    key=lambda r: (_INTENT_RANK.get(r["_intent"], 1), r["path"]))
+    for row in ranked:
         key = (row["subject_id"], row["view"], row["class_name"])
         if row["sha256"] in seen_hash:
-            quarantine.append({"path": row["path"], "reason": "duplicate",
-                               "detail": f"same bytes as {seen_hash[row['sha256']]}"})
+            reason, detail = "duplicate", f"same bytes as {seen_hash[row['sha256']]}"
         elif key in seen_key:
-            quarantine.append({"path": row["path"], "reason": "conflict",
-                               "detail": f"{key} already ingested from {seen_key[key]}"})
+            kept = seen_key[key]
+            if row["_intent"] == "FOR PROCESSING" and kept["_intent"] == "FOR PRESENTATION":
+                reason, detail = "for_processing", (f"{key}: the FOR PRESENTATION image "
+                                                    f"{kept['path']} is preferred")
+            else:
+                reason, detail = "conflict", f"{key} already ingested from {kept['path']}"
             (images_dir / f"{row['image_id']}.npy").unlink(missing_ok=True)
         else:
-            seen_hash[row["sha256"]], seen_key[key] = row["path"], row["path"]
-            rows.append(row)
+            seen_hash[row["sha256"]], seen_key[key] = row["path"], row
+            rows.append({k: v for k, v in row.items() if k != "_intent"})
+            continue
+        quarantine.append({"path": row["path"], "reason": reason, "detail": detail})
     manifest = pd.DataFrame(rows, columns=list(MANIFEST_COLUMNS))
     manifest = manifest.sort_values("image_id", kind="stable").reset_index(drop=True)
     qframe = pd.DataFrame(quarantine, columns=list(QUARANTINE_COLUMNS))
     return manifest, qframe.sort_values("path", kind="stable").reset_index(drop=True)
 
 
-def summary(manifest: pd.DataFrame, quarantine: pd.DataFrame) -> dict:
-    """Counts per class and per quarantine reason."""
+def summary(result: IngestResult) -> dict:
+    """Counts per class and per quarantine reason, excluded files and nulled values."""
+    manifest, quarantine = result.manifest, result.quarantine
     return {"ingested": int(len(manifest)), "quarantined": int(len(quarantine)),
+            "excluded_by_params": int(result.excluded),
             "per_class": {k: int(v) for k, v in Counter(manifest["class_name"]).items()},
-            "per_reason": {k: int(v) for k, v in Counter(quarantine["reason"]).items()}}
+            "per_reason": {k: int(v) for k, v in Counter(quarantine["reason"]).items()},
+            "notes": list(result.notes)}

@@ -1,8 +1,11 @@
-"""great-expectations suites for the manifest and the splits (1.x API, ephemeral context).
+"""Per-file sanity checks, and great-expectations suites for the manifest and the splits.
 
-Suites are defined in code. A failed expectation raises ``ValidationFailed`` whose message
-names the expectation, the column(s) and example values; the full results are returned for
-``reports/validation/``.
+``sanitise`` runs on each file during ingestion with the same limits the manifest suite
+checks, so one implausible file is quarantined (or an optional value set to null, with a
+note) and the table-level suite only fails for problems of the whole set. Suites are defined
+in code (1.x API, ephemeral context). A failed expectation raises ``ValidationFailed`` whose
+message names the expectation, the column(s) and example values; the full results are
+returned for ``reports/validation/``.
 """
 
 from __future__ import annotations
@@ -13,6 +16,37 @@ from dataclasses import dataclass
 import pandas as pd
 
 from medshift.config import IngestConfig, SplitConfig
+from medshift.data.errors import IngestError
+
+MIN_SIDE, MAX_SIDE = 8, 16384  # rows and columns of an ingested image
+# plausible ranges of optional numeric metadata; outside them the value is set to null
+PLAUSIBLE = {"pixel_spacing_mm": (0.01, 20.0), "kvp": (20.0, 150.0),
+             "exposure_uas": (0.0, 1e12)}
+
+
+def sanitise(row: dict) -> list[str]:
+    """Check one manifest row in place: null implausible optional values, refuse tiny images.
+
+    Returns:
+        One note per value set to null.
+
+    Raises:
+        IngestError: ``too_small`` / ``too_large`` when rows or cols is outside
+            ``MIN_SIDE``..``MAX_SIDE``.
+    """
+    if min(row["rows"], row["cols"]) < MIN_SIDE:
+        raise IngestError("too_small", f"{row['rows']} x {row['cols']} pixels; at least "
+                          f"{MIN_SIDE} x {MIN_SIDE} needed")
+    if max(row["rows"], row["cols"]) > MAX_SIDE:
+        raise IngestError("too_large", f"{row['rows']} x {row['cols']} pixels; at most "
+                          f"{MAX_SIDE} per side")
+    notes = []
+    for column, (lo, hi) in PLAUSIBLE.items():
+        value = row.get(column)
+        if value is not None and not lo <= value <= hi:
+            notes.append(f"{column} {value:g} outside [{lo:g}, {hi:g}]: set to null")
+            row[column] = None
+    return notes
 
 
 class ValidationFailed(ValueError):
@@ -99,14 +133,15 @@ def manifest_checks(manifest: pd.DataFrame, cfg: IngestConfig) -> list[Check]:
                                            value_set=sorted({c.dose for c in cfg.classes})),
            gxe.ExpectColumnValuesToBeBetween(column="label", min_value=0,
                                              max_value=len(cfg.classes) - 1),
-           gxe.ExpectColumnValuesToBeBetween(column="rows", min_value=8, max_value=16384),
-           gxe.ExpectColumnValuesToBeBetween(column="cols", min_value=8, max_value=16384),
-           gxe.ExpectColumnValuesToBeBetween(column="kvp", min_value=40, max_value=150),
-           gxe.ExpectColumnValuesToBeBetween(column="pixel_spacing_mm", min_value=0.01,
-                                             max_value=20.0),
+           gxe.ExpectColumnValuesToBeBetween(column="rows", min_value=MIN_SIDE,
+                                             max_value=MAX_SIDE),
+           gxe.ExpectColumnValuesToBeBetween(column="cols", min_value=MIN_SIDE,
+                                             max_value=MAX_SIDE),
            gxe.ExpectColumnValuesToBeInSet(column="photometric",
                                            value_set=["MONOCHROME1", "MONOCHROME2"]),
            gxe.ExpectColumnValueLengthsToEqual(column="sha256", value=64)]
+    exp += [gxe.ExpectColumnValuesToBeBetween(column=c, min_value=lo, max_value=hi)
+            for c, (lo, hi) in PLAUSIBLE.items()]
     exp += [gxe.ExpectColumnValuesToNotBeNull(column=c) for c in required]
     return [Check("manifest", manifest, exp)]
 

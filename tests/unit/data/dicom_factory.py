@@ -34,3 +34,12 @@ def make_dicom(path: Path, pixels: np.ndarray, photometric: str = "MONOCHROME2",
 def ramp(n: int = 32) -> np.ndarray:
     """A 2-D ramp 0..n*n-1 as uint16 (no two pixels equal)."""
     return np.arange(n * n, dtype=np.uint16).reshape(n, n)
+
+
+def xray(path: Path, patient: str = "P1", view: str = "PA", seed: int = 0, **tags) -> Path:
+    """A 12-bit radiograph the project's class rules file under real_exposure."""
+    rng = np.random.default_rng(seed)
+    pixels = (rng.random((32, 32)) * 4000).astype(np.uint16)
+    base = dict(PatientID=patient, ViewPosition=view, ImageType=["ORIGINAL", "PRIMARY"],
+                RadiationSetting="GR", Modality="DX", BitsStored=12, HighBit=11)
+    return make_dicom(path, pixels, **{**base, **tags})

@@ -61,7 +61,7 @@ def test_rescale_then_window_in_rescaled_units(tmp_path):
                       WindowCenter=0, WindowWidth=1000)
     out = read_dicom(path).pixels
     value = 2 * raw.astype(float) - 1000  # -1000..1046
-    expected = np.clip((value + 500) / 1000, 0, 1)
+    expected = np.clip((value - (0 - 0.5)) / (1000 - 1) + 0.5, 0, 1)  # PS3.3 C.11.2.1.2.1
     np.testing.assert_allclose(out, expected, atol=1e-6)
 
 

@@ -12,6 +12,7 @@ import pydicom
 from PIL import Image
 from pydicom.data import get_testdata_file
 
+from medshift.data.errors import REASONS
 from medshift.data.ingest import ingest
 
 from .dicom_factory import make_dicom, ramp
@@ -100,16 +101,15 @@ def test_hostile_tree_never_sinks_the_batch(tmp_path, simulated_tree, ingest_con
     cfg = ingest_config({"path": str(root), "kind": "dicom"}, workers=2)
     manifest, quarantine = ingest(cfg, tmp_path / "images", progress=False)
     assert len(manifest) >= 12  # the intact simulator copies (flips may also survive)
-    assert set(quarantine["reason"]) <= {
-        "not_dicom", "empty", "no_pixel_data", "truncated", "undecodable", "multi_frame",
-        "unsupported_photometric", "constant", "non_finite", "unknown_class", "duplicate",
-        "conflict", "unreadable"}
-    assert {"truncated", "not_dicom", "unknown_class", "no_pixel_data"} <= set(
-        quarantine["reason"])
-    # links to directories are not inputs (never followed); links to nothing are
-    files = [p for p in root.rglob("*") if (p.is_file() or (p.is_symlink() and not p.is_dir()))
-             and "self_loop" not in p.parts[len(root.parts):-1]]
-    assert len(manifest) + len(quarantine) == len(files)
+    assert set(quarantine["reason"]) <= set(REASONS) - {"unexpected"}
+    assert {"truncated", "not_dicom", "unknown_class", "no_pixel_data", "header_mismatch",
+            "bad_metadata"} <= set(quarantine["reason"])
+    # every file and file link once; the looping directory link itself is quarantined
+    files = [str(p) for p in root.rglob("*")
+             if p.is_file() or (p.is_symlink() and not p.is_dir())] + [str(root / "self_loop")]
+    assert sorted(manifest["path"].tolist() + quarantine["path"].tolist()) == sorted(files)
+    loop = quarantine.set_index("path").loc[str(root / "self_loop")]
+    assert loop["reason"] == "unreadable" and "directory link loop" in loop["detail"]
 
 
 def test_manifest_is_deterministic_across_worker_counts(tmp_path, simulated_tree,
