@@ -16,7 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
-from medshift.data.display import DisplayAttributes, Lut, to_display
+from medshift.data.display import DisplayAttributes, Lut, inverted, to_display
 from medshift.data.errors import IngestError
 from medshift.data.guards import check_deflated, codestream_size
 
@@ -83,6 +83,17 @@ def read_dicom(path: Path, keep_private: bool = False,
         spacing, spacing_notes = _spacing(ds)
     return DecodedImage(to_display(raw, attrs), header, spacing, patient_id,
                         tuple(notes) + spacing_notes)
+
+
+def displays_inverted(ds) -> bool:
+    """Whether a data set with no Modality/VOI LUT and a non-negative slope shows bone
+    bright as ``1 - value``: the reader's one polarity decision (``display.inverted``), for
+    writers that must store values this reader displays as intended.
+
+    Raises:
+        IngestError: bad_metadata, when the polarity attributes cannot be parsed.
+    """
+    return inverted(_display_attributes(ds))
 
 
 def _read_dataset(path: Path):

@@ -19,6 +19,7 @@ from pathlib import Path
 import numpy as np
 from tqdm import tqdm
 
+from medshift.data.raster import RASTER_SUFFIXES
 from medshift.translation.files import (
     InputImage,
     discover,
@@ -210,8 +211,7 @@ def run_translate(args: argparse.Namespace) -> int:
     start, done, batch = time.perf_counter(), 0, []
     bar = tqdm(files, desc="translate", unit="file", disable=args.quiet, mininterval=1.0)
     for n, (path, key) in enumerate(bar):
-        fmt = args.format or ("png" if path.suffix.lower() in (".png", ".tif", ".tiff")
-                              else "dicom")
+        fmt = args.format or ("png" if path.suffix.lower() in RASTER_SUFFIXES else "dicom")
         if output_path(args.out, key, fmt).exists() and not args.overwrite:
             failures.append((str(path), "output exists (pass --overwrite to replace it)"))
         else:

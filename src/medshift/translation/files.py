@@ -18,16 +18,17 @@ from typing import Any
 
 import numpy as np
 
-from medshift.data.dicom import read_dicom
+from medshift.data.dicom import displays_inverted, read_dicom
 from medshift.data.errors import IngestError
 from medshift.data.ingest import resize_square
 from medshift.data.raster import RASTER_SUFFIXES, read_raster
 
 DICOM_SUFFIXES = (".dcm", ".dicom", "")
 # attributes that map stored values to display: the output stores display values directly
-_DISPLAY_MAPPING = ("ModalityLUTSequence", "VOILUTSequence", "PixelPaddingValue",
-                    "PixelPaddingRangeLimit", "SmallestImagePixelValue",
-                    "LargestImagePixelValue", "WindowCenterWidthExplanation")
+_DISPLAY_MAPPING = ("ModalityLUTSequence", "VOILUTSequence", "VOILUTFunction",
+                    "PresentationLUTSequence", "PixelPaddingValue", "PixelPaddingRangeLimit",
+                    "SmallestImagePixelValue", "LargestImagePixelValue",
+                    "WindowCenterWidthExplanation")
 
 
 @dataclass(frozen=True)
@@ -123,21 +124,14 @@ def write_png(path: Path, image: np.ndarray) -> None:
     _atomic(path, lambda tmp: Image.fromarray(values).save(tmp, format="PNG"))
 
 
-def _inverted(ds: Any) -> bool:
-    """Whether high stored values display dark, as the ingestion reader decides it."""
-    inverted = str(ds.get("PhotometricInterpretation", "")) == "MONOCHROME1"
-    if int(ds.get("PixelIntensityRelationshipSign", -1) or -1) == 1:
-        inverted = not inverted
-    return inverted
-
-
 def write_dicom(path: Path, image: np.ndarray, source: Any, description: str,
                 uid_entropy: list[str]) -> None:
     """A derived DICOM instance of ``image`` ((H, W) float in [0, 1], bone bright).
 
     Keeps every attribute of ``source`` but those mapping stored values to display; stores
     the image uncompressed at the source's bits stored and photometric convention (so it
-    displays bone bright like the source), with a full-range window, new SOP Instance and
+    displays bone bright like the source, by the reader's own polarity rule), with the
+    standard LINEAR window over the full stored range, new SOP Instance and
     Series Instance UIDs (derived deterministically from ``uid_entropy``), ImageType
     DERIVED\\SECONDARY and ``description`` as the Derivation Description.
     """
@@ -150,15 +144,16 @@ def write_dicom(path: Path, image: np.ndarray, source: Any, description: str,
     bits = int(ds.get("BitsStored", 16) or 16)
     allocated = int(ds.get("BitsAllocated", 16) or 16)
     top = 2**bits - 1
-    display = 1 - image if _inverted(ds) else image
+    if "RescaleSlope" in ds or "RescaleIntercept" in ds:
+        ds.RescaleSlope, ds.RescaleIntercept = 1, 0
+    display = 1 - image if displays_inverted(ds) else image
     values = np.round(np.clip(display, 0, 1) * top).astype(
         np.uint8 if allocated <= 8 else np.uint16)
     ds.file_meta.TransferSyntaxUID = ExplicitVRLittleEndian
     ds.set_pixel_data(values, photometric_interpretation=str(ds.PhotometricInterpretation),
                       bits_stored=bits)
-    if "RescaleSlope" in ds or "RescaleIntercept" in ds:
-        ds.RescaleSlope, ds.RescaleIntercept = 1, 0
-    ds.WindowCenter, ds.WindowWidth = top / 2, top
+    # LINEAR window (PS3.3 C.11.2.1.2.1) mapping stored 0 -> 0 and top -> 1 exactly
+    ds.WindowCenter, ds.WindowWidth = (top + 1) / 2, top + 1
     ds.ImageType = ["DERIVED", "SECONDARY"]
     ds.DerivationDescription = description[:1024]
     ds.SOPInstanceUID = generate_uid(entropy_srcs=[*uid_entropy, "instance"])
