@@ -14,7 +14,8 @@ import tempfile
 import time
 from pathlib import Path
 
-from medshift.config import IngestConfig, load_section
+from medshift.config.base import load_section
+from medshift.config.ingest import IngestConfig
 from medshift.data.ingest import ingest
 from medshift.data.validate import manifest_checks, run_checks
 

@@ -22,7 +22,7 @@ import numpy as np
 import pandas as pd
 from tqdm import tqdm
 
-from medshift.config import ClassRule, IngestConfig, SourceConfig
+from medshift.config.ingest import ClassRule, IngestConfig, SourceConfig
 from medshift.data.errors import IngestError
 from medshift.data.raster import RASTER_SUFFIXES
 from medshift.data.views import view_from_angles

@@ -9,14 +9,18 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass
+from typing import Any
 
 import pandas as pd
 
-from medshift.config import IngestConfig, SplitConfig
+from medshift.config.ingest import IngestConfig
+from medshift.config.split import SplitConfig
 
 
 class ValidationFailed(ValueError):
     """At least one expectation failed; the message lists each failure."""
+
+    report: dict[str, Any]  # the JSON-friendly validation report
 
 
 @dataclass(frozen=True)
@@ -43,7 +47,8 @@ def run_checks(checks: list[Check]) -> dict:
     """Validate every table; returns a JSON-friendly report, raises on any failure."""
     gx, _, context = _gx()
     source = context.data_sources.add_pandas(name="medshift")
-    report, failures = {"success": True, "tables": {}}, []
+    report: dict[str, Any] = {"success": True, "tables": {}}
+    failures: list[dict[str, Any]] = []
     for check in checks:
         asset = source.add_dataframe_asset(name=check.table)
         batch_def = asset.add_batch_definition_whole_dataframe("whole")

@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import torch
 from torch import nn
 
-from medshift.models.layers import ResBlock, noise_filter
+from medshift.models.layers import ResBlock
+from medshift.models.weights import read_metadata, read_weights
+from medshift.signal import noise_filter
 
 
 class DomainClassifier(nn.Module):
@@ -42,3 +46,12 @@ class DomainClassifier(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.head(self.features(x))
+
+
+def load_classifier(directory: Path | str) -> tuple[DomainClassifier, dict]:
+    """The domain/dose classifier and its metadata from an export directory (written by
+    ``save_export`` with the module name ``classifier`` and ``classes``/``width`` metadata)."""
+    meta = read_metadata(directory)
+    model = DomainClassifier(len(meta["classes"]), meta["width"])
+    model.load_state_dict(read_weights(directory, "classifier"))
+    return model.eval(), meta

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import cast
+
 import numpy as np
 import torch
 from torch import nn
@@ -49,5 +51,5 @@ def predict(model: DomainClassifier, images: np.ndarray, batch: int = 64) -> np.
     for k in range(0, len(x), batch):
         xb = x[k:k + batch]
         views = (xb, xb.flip(-1), xb.flip(-2), xb.flip(-1).flip(-2))
-        probs.append(sum(torch.softmax(model(v), 1) for v in views))
+        probs.append(cast(torch.Tensor, sum(torch.softmax(model(v), 1) for v in views)))
     return torch.cat(probs).argmax(1).numpy()

@@ -1,10 +1,10 @@
-"""DVC stage `train`: the class-conditional latent flow-matching model.
+"""DVC stage `velocity`: the class-conditional latent flow-matching velocity model.
 
-    python -m pipeline.train_flow [paths...]      # or: torchrun --nproc_per_node=N -m ...
+    python -m pipeline.train_velocity [paths...]      # or: torchrun --nproc_per_node=N -m ...
 
 Latents of the training split are encoded once with the trained autoencoder and
-normalised by its LatentStats; the EMA weights are exported with everything needed to
-translate (autoencoder, latent stats, class list, configs).
+normalised by its LatentStats. The EMA weights are exported as `models/medshift`, the
+packaged translation model: autoencoder + velocity + latent stats + classes + configs.
 """
 
 from __future__ import annotations
@@ -14,12 +14,13 @@ from pathlib import Path
 
 import torch
 
-from medshift.config import TrainConfig, load_section
+from medshift.config.base import load_section
+from medshift.config.velocity import VelocityConfig
 from medshift.latents import LatentStats
-from medshift.models.export import load_autoencoder, save_export
-from medshift.training.autoencoder import encode
+from medshift.models.autoencoder import encode, load_autoencoder
+from medshift.models.weights import save_export
 from medshift.training.distributed import setup, teardown
-from medshift.training.flow import train_flow
+from medshift.training.velocity import train_velocity
 from medshift.translation.grid import translation_grid
 from medshift.translation.translate import TranslationRequest
 from pipeline.common import CsvSink, load_sets, stage_parser, tracked
@@ -31,15 +32,15 @@ def parse() -> argparse.Namespace:
     p.add_argument("--autoencoder", type=Path, default=Path("models/autoencoder"))
     p.add_argument("--out", type=Path, default=Path("models/medshift"))
     p.add_argument("--checkpoints", type=Path, default=Path("models/checkpoints/velocity"))
-    p.add_argument("--loss-csv", type=Path, default=Path("reports/plots/train_loss.csv"))
-    p.add_argument("--samples", type=Path, default=Path("reports/figures/train_samples.png"))
+    p.add_argument("--loss-csv", type=Path, default=Path("reports/plots/velocity_loss.csv"))
+    p.add_argument("--samples", type=Path, default=Path("reports/figures/velocity_samples.png"))
     return p.parse_args()
 
 
 def main() -> None:
     args = parse()
     info = setup()
-    cfg = TrainConfig.from_params(load_section(args.params, "train"))
+    cfg = VelocityConfig.from_params(load_section(args.params, "velocity"))
     autoencoder, ae_meta = load_autoencoder(args.autoencoder)
     classes = tuple(ae_meta["classes"])
     stats = LatentStats(tuple(ae_meta["latent_stats"]["mean"]),
@@ -50,8 +51,8 @@ def main() -> None:
     request = TranslationRequest(cfg.sample_tau, cfg.sample_nfe, cfg.sample_method,
                                  cfg.guidance, cfg.seed)
     csv_sink = CsvSink(args.loss_csv)
-    tags = {"stage": "train", "data_version": file_digest(args.manifest)}
-    with tracked(info.is_main, "train", {"train": cfg.__dict__}, tags) as run:
+    tags = {"stage": "velocity", "data_version": file_digest(args.manifest)}
+    with tracked(info.is_main, "velocity", {"velocity": cfg.to_dict()}, tags) as run:
         def sample(step: int, ema_model) -> None:
             fig = translation_grid(test.images, test.labels, classes, autoencoder, ema_model,
                                    stats, request)
@@ -64,17 +65,19 @@ def main() -> None:
         def on_step(step: int, metrics: dict[str, float]) -> None:
             csv_sink(step, metrics)
             if run is not None:
-                run.metrics(step, metrics, "flow/")
+                run.metrics(step, metrics, "velocity/")
 
         def on_checkpoint(step: int, path: Path) -> None:
             if run is not None:
                 run.artifact(path, "checkpoints/velocity")
 
-        _, ema = train_flow(cfg, latents, labels, len(classes), info, args.checkpoints,
-                            on_step, on_checkpoint, on_sample=sample if info.is_main else None)
+        _, ema = train_velocity(cfg, latents, labels, len(classes), info, args.checkpoints,
+                                on_step, on_checkpoint,
+                                on_sample=sample if info.is_main else None)
         if info.is_main:
             save_export(args.out, {"autoencoder": autoencoder, "velocity": ema},
-                        {**ae_meta, "velocity": ema.spec.to_dict(), "train": cfg.__dict__,
+                        {**ae_meta, "velocity": ema.spec.to_dict(),
+                         "velocity_config": cfg.to_dict(),
                          "data_version": tags["data_version"]})
             csv_sink.write()
             if run is not None:
