@@ -16,7 +16,8 @@ import tempfile
 import time
 from pathlib import Path
 
-from medshift.config import IngestConfig, load_section
+from medshift.config.base import load_section
+from medshift.config.ingest import IngestConfig
 from medshift.data.ingest import collect
 from medshift.data.validate import manifest_checks, run_checks
 

@@ -17,7 +17,8 @@ import tempfile
 import time
 from pathlib import Path
 
-from medshift.config import SimulateConfig, load_section
+from medshift.config.base import load_section
+from medshift.config.simulate import SimulateConfig
 from medshift.simulate.dataset import simulate_dataset
 
 

@@ -1,4 +1,4 @@
-"""Benchmark: the `autoencoder` and `train` stages exactly as dvc.yaml runs them.
+"""Benchmark: the `autoencoder` and `velocity` stages exactly as dvc.yaml runs them.
 
     python benchmarks/bench_train.py    # needs the ingest and split outputs (dvc repro split)
 
@@ -28,7 +28,7 @@ import yaml
 from medshift.training.precision import use_bf16
 
 STAGES = {"autoencoder": "reports/plots/autoencoder_loss.csv",
-          "train": "reports/plots/train_loss.csv"}
+          "velocity": "reports/plots/velocity_loss.csv"}
 
 
 def main() -> None:
@@ -43,16 +43,14 @@ def main() -> None:
         "steps": params["classifier"]["steps"], "batch_size": params["classifier"]["batch_size"],
         "counted_in_target": False}}
     for stage, csv_path in STAGES.items():
-        for folder in ("models/checkpoints/autoencoder", "models/checkpoints/velocity"):
-            if stage in folder or (stage == "train" and "velocity" in folder):
-                shutil.rmtree(folder, ignore_errors=True)  # time a fresh run, not a resume
+        shutil.rmtree(f"models/checkpoints/{stage}", ignore_errors=True)  # fresh, not a resume
         start = time.perf_counter()
         subprocess.run(["dvc", "repro", "--single-item", "--force", stage], check=True, env=env)
         wall = time.perf_counter() - start
         with open(csv_path) as fh:
             rows = list(csv.DictReader(fh))
         rate = statistics.median(float(r["samples_per_s"]) for r in rows)
-        section = params["autoencoder" if stage == "autoencoder" else "train"]
+        section = params[stage]
         result["stages"][stage] = {
             "wall_seconds": round(wall, 1), "steps": section["steps"],
             "batch_size": section["batch_size"], "median_samples_per_s": round(rate, 1),

@@ -12,11 +12,14 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from medshift.config import ClassifierConfig, IngestConfig, load_section
+from medshift.config.base import load_section
+from medshift.config.classifier import ClassifierConfig
+from medshift.config.ingest import class_ids
 from medshift.evaluation.classification import classifier_report
 from medshift.io import write_json
-from medshift.models.export import save_export
-from medshift.training.classifier import predict, train_classifier
+from medshift.models.classifier import predict
+from medshift.models.weights import save_export
+from medshift.training.classifier import train_classifier
 from pipeline.common import load_sets, stage_parser, tracked
 from pipeline.tracking import file_digest
 
@@ -31,17 +34,17 @@ def parse() -> argparse.Namespace:
 def main() -> None:
     args = parse()
     cfg = ClassifierConfig.from_params(load_section(args.params, "classifier"))
-    classes = IngestConfig.from_params(load_section(args.params, "ingest")).class_ids
+    classes = class_ids(load_section(args.params, "ingest"))
     train, test = load_sets(args.manifest, args.splits, args.images, "train", "test",
                             whole_subjects=("train",))
     tags = {"stage": "classifier", "data_version": file_digest(args.manifest)}
-    with tracked(True, "classifier", {"classifier": cfg.__dict__}, tags) as run:
+    with tracked(True, "classifier", {"classifier": cfg.to_dict()}, tags) as run:
         model = train_classifier(train.images, train.labels, len(classes), cfg.steps,
                                  cfg.seed, cfg.batch_size, lr=cfg.lr, progress=True)
         report = {**classifier_report(predict(model, test.images), test.labels, classes),
                   "train_images": int(len(train)), "test_images": int(len(test))}
         save_export(args.out, {"classifier": model},
-                    {"classes": list(classes), "width": model.width, "config": cfg.__dict__,
+                    {"classes": list(classes), "width": model.width, "config": cfg.to_dict(),
                      "data_version": tags["data_version"], "train_images": len(train),
                      "note": "X-ray domain/dose classifier trained on the training split"})
         write_json(args.report, report)

@@ -18,7 +18,9 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
-from medshift.config import IngestConfig, TranslateConfig, load_section
+from medshift.config.base import load_section
+from medshift.config.ingest import IngestConfig
+from medshift.config.translate import TranslateConfig
 from medshift.io import write_json
 from medshift.models.export import MedShiftModel, load_medshift
 from medshift.translation.plan import PlannedPair, translation_plan

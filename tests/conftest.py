@@ -15,7 +15,7 @@ for key, value in {"DVC_NO_ANALYTICS": "1", "MLFLOW_DISABLE_TELEMETRY": "true",
 @pytest.fixture
 def tiny_sim_config():
     """A fast simulator config: 64 px, two views, all five classes."""
-    from medshift.config import SimulateConfig
+    from medshift.config.simulate import SimulateConfig
 
     def make(**overrides):
         base = dict(subjects=1, views=("PA", "LAT_R"), size=64, workers=1, supersample=1)
@@ -28,7 +28,7 @@ def tiny_sim_config():
 @pytest.fixture(scope="session")
 def simulated_tree(tmp_path_factory):
     """A small simulated DICOM tree (8 subjects x 2 views x 5 classes, 64 px), made once."""
-    from medshift.config import SimulateConfig
+    from medshift.config.simulate import SimulateConfig
     from medshift.simulate.dataset import simulate_dataset
 
     root = tmp_path_factory.mktemp("simulated")
@@ -42,7 +42,8 @@ def ingest_config():
     """The project's own params.yaml ingest section, pointed at given trees."""
     from pathlib import Path
 
-    from medshift.config import IngestConfig, load_section
+    from medshift.config.base import load_section
+    from medshift.config.ingest import IngestConfig
 
     params = load_section(Path(__file__).resolve().parents[1] / "params.yaml", "ingest")
 

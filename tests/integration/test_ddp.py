@@ -11,7 +11,9 @@ from pathlib import Path
 
 def test_two_process_ddp_keeps_ranks_in_sync(tmp_path):
     worker = Path(__file__).with_name("ddp_worker.py")
-    env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": str(Path(worker).parents[2])}
+    repo = Path(worker).parents[2]  # this checkout's code, whatever is installed
+    env = {**os.environ, "OMP_NUM_THREADS": "1",
+           "PYTHONPATH": os.pathsep.join([str(repo / "src"), str(repo)])}
     proc = subprocess.run([sys.executable, "-m", "torch.distributed.run", "--standalone",
                            "--nproc_per_node=2", str(worker), str(tmp_path)],
                           capture_output=True, text=True, env=env, timeout=240)

@@ -1,5 +1,5 @@
-"""The classifier, autoencoder and train stage scripts end to end, tracked in a temporary
-MLflow store."""
+"""The classifier, autoencoder, autoencoder_report and velocity stage scripts end to end,
+tracked in a temporary MLflow store."""
 
 from __future__ import annotations
 
@@ -23,11 +23,13 @@ def staged(tmp_path, simulated_tree, monkeypatch):
     params["ingest"].update(size=32, workers=1)
     params["ingest"]["sources"][0]["path"] = str(simulated_tree)
     params["classifier"].update(steps=5)
-    params["autoencoder"].update(steps=12, batch_size=4, crop=16, base_channels=16,
-                                 feature_net_steps=5, log_every=4, checkpoint_every=6)
-    params["train"].update(base_channels=16, steps=8, batch_size=8, warmup_steps=2,
-                           log_every=4, checkpoint_every=4, sample_every=4, sample_nfe=2,
-                           sample_method="euler")
+    params["autoencoder"].update(steps=12, batch_size=4, crop=16, feature_net_steps=5,
+                                 log_every=4, checkpoint_every=6)
+    params["autoencoder"]["model"].update(base_channels=16)
+    params["velocity"].update(steps=8, batch_size=8, warmup_steps=2, log_every=4,
+                              checkpoint_every=4, sample_every=4, sample_nfe=2,
+                              sample_method="euler")
+    params["velocity"]["model"].update(base_channels=16)
     (tmp_path / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
     monkeypatch.chdir(tmp_path)
     monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{tmp_path / 'mlflow.db'}")
@@ -37,7 +39,7 @@ def staged(tmp_path, simulated_tree, monkeypatch):
 
 
 def _noise_draws(root: Path) -> int:
-    return yaml.safe_load((root / "params.yaml").read_text())["autoencoder"]["eval_noise_draws"]
+    return yaml.safe_load((root / "params.yaml").read_text())["autoencoder_report"]["noise_draws"]
 
 
 def _run(module, monkeypatch):
@@ -46,7 +48,7 @@ def _run(module, monkeypatch):
 
 
 def test_stages_train_track_export_and_translate(staged, monkeypatch):
-    from pipeline import train_autoencoder, train_classifier, train_flow
+    from pipeline import autoencoder_report, train_autoencoder, train_classifier, train_velocity
 
     _run(train_classifier, monkeypatch)
     judge = json.loads((staged / "reports/classifier.json").read_text())
@@ -54,6 +56,7 @@ def test_stages_train_track_export_and_translate(staged, monkeypatch):
                                       "real_exposure"}
     assert sum(map(sum, judge["confusion"]["counts"])) == judge["test_images"]
     _run(train_autoencoder, monkeypatch)
+    _run(autoencoder_report, monkeypatch)
     report = json.loads((staged / "reports/autoencoder.json").read_text())
     assert set(report["per_class"]) == {"syn_low", "syn_high", "real_low", "real_normal",
                                         "real_exposure"}
@@ -75,28 +78,29 @@ def test_stages_train_track_export_and_translate(staged, monkeypatch):
     assert report["classifier_train_images"] == manifest["subject_id"].isin(subjects).sum()
     assert report["classifier_train_images"] > len(train_ids)
     assert (staged / "reports/figures/autoencoder.png").stat().st_size > 5000
-    _run(train_flow, monkeypatch)
-    assert (staged / "reports/figures/train_samples.png").stat().st_size > 5000
+    _run(train_velocity, monkeypatch)
+    assert (staged / "reports/figures/velocity_samples.png").stat().st_size > 5000
 
     import mlflow
 
     mlflow.set_tracking_uri(f"sqlite:///{staged / 'mlflow.db'}")
     runs = mlflow.search_runs(experiment_names=["medshift"], output_format="list")
     by_stage = {r.data.tags["stage"]: r for r in runs}
-    assert set(by_stage) == {"classifier", "autoencoder", "train"}
-    flow_run = by_stage["train"]
-    assert {"flow/loss", "flow/lr", "flow/grad_norm", "flow/samples_per_s"} <= set(
-        flow_run.data.metrics)
-    assert flow_run.data.params["train.steps"] == "8"
+    assert set(by_stage) == {"classifier", "autoencoder", "autoencoder_report", "velocity"}
+    flow_run = by_stage["velocity"]
+    assert {"velocity/loss", "velocity/lr", "velocity/grad_norm",
+            "velocity/samples_per_s"} <= set(flow_run.data.metrics)
+    assert flow_run.data.params["velocity.steps"] == "8"
+    assert flow_run.data.params["velocity.model.base_channels"] == "16"
     assert len(flow_run.data.tags["data_version"]) == 16 and flow_run.data.tags["git_commit"]
     client = mlflow.tracking.MlflowClient()
     names = {a.path for a in client.list_artifacts(flow_run.info.run_id, "samples")}
     assert "samples/step-0000008.png" in names
     ckpts = client.list_artifacts(flow_run.info.run_id, "checkpoints/velocity")
     assert len(ckpts) >= 2
-    ae_metrics = by_stage["autoencoder"].data.metrics
-    assert any(k.startswith("ae_test/real_low/") for k in ae_metrics)
-    assert "ae/perceptual" in ae_metrics
+    assert any(k.startswith("ae_test/real_low/")
+               for k in by_stage["autoencoder_report"].data.metrics)
+    assert "ae/perceptual" in by_stage["autoencoder"].data.metrics
 
     from medshift.models.export import load_medshift
     from medshift.translation.translate import TranslationRequest, translate

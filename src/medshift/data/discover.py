@@ -17,7 +17,7 @@ import stat
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from medshift.config import SourceConfig
+from medshift.config.ingest import SourceConfig
 
 MAPPING_COLUMNS = ("path", "class")
 

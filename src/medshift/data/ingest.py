@@ -21,7 +21,7 @@ import numpy as np
 import pandas as pd
 from tqdm import tqdm
 
-from medshift.config import ClassRule, IngestConfig
+from medshift.config.ingest import ClassRule, IngestConfig
 from medshift.data.dicom import DecodedImage, parse_number
 from medshift.data.discover import Candidate, discover
 from medshift.data.errors import IngestError

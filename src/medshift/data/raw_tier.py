@@ -14,7 +14,7 @@ import hashlib
 import os
 from pathlib import Path
 
-from medshift.config import SourceConfig
+from medshift.config.ingest import SourceConfig
 
 
 class RawTierError(ValueError):

@@ -14,7 +14,7 @@ from collections import Counter
 import numpy as np
 import pandas as pd
 
-from medshift.config import SplitConfig
+from medshift.config.split import SplitConfig
 
 
 def allocate(n: int, fractions: list[float]) -> list[int]:

@@ -17,7 +17,7 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
-from medshift.config import IngestConfig
+from medshift.config.ingest import IngestConfig
 from medshift.data.discover import read_mapping
 from medshift.data.ingest import IngestFailure, IngestResult, collect, summary
 from medshift.data.validate import ValidationFailed, manifest_checks, run_checks

@@ -12,10 +12,12 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass
+from typing import Any
 
 import pandas as pd
 
-from medshift.config import IngestConfig, SplitConfig
+from medshift.config.ingest import IngestConfig
+from medshift.config.split import SplitConfig
 from medshift.data.errors import IngestError
 
 MIN_SIDE, MAX_SIDE = 8, 16384  # rows and columns of an ingested image
@@ -52,6 +54,8 @@ def sanitise(row: dict) -> list[str]:
 class ValidationFailed(ValueError):
     """At least one expectation failed; the message lists each failure."""
 
+    report: dict[str, Any]  # the JSON-friendly validation report
+
 
 @dataclass(frozen=True)
 class Check:
@@ -77,7 +81,8 @@ def run_checks(checks: list[Check]) -> dict:
     """Validate every table; returns a JSON-friendly report, raises on any failure."""
     gx, _, context = _gx()
     source = context.data_sources.add_pandas(name="medshift")
-    report, failures = {"success": True, "tables": {}}, []
+    report: dict[str, Any] = {"success": True, "tables": {}}
+    failures: list[dict[str, Any]] = []
     for check in checks:
         asset = source.add_dataframe_asset(name=check.table)
         batch_def = asset.add_batch_definition_whole_dataframe("whole")

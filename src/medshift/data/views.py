@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from medshift.simulate.geometry import VIEW_TABLE
+from medshift.acquisition import VIEW_TABLE
 
 TOLERANCE_DEG = 10.0
 

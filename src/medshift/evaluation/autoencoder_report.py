@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any, cast
+
 import numpy as np
 import torch
 
@@ -15,8 +17,9 @@ def _psnr_ssim(recon: np.ndarray, inputs: np.ndarray) -> tuple[float, float]:
     )
 
     r, x = torch.from_numpy(recon).float(), torch.from_numpy(inputs).float()
-    return (float(peak_signal_noise_ratio(r, x, data_range=1.0)),
-            float(structural_similarity_index_measure(r, x, data_range=1.0)))
+    psnr = float(peak_signal_noise_ratio(r, x, data_range=1.0))
+    ssim = cast(torch.Tensor, structural_similarity_index_measure(r, x, data_range=1.0))
+    return psnr, float(ssim)
 
 
 def _class_nps(images: np.ndarray, masks: list[np.ndarray]) -> np.ndarray | None:
@@ -50,7 +53,7 @@ def autoencoder_report(inputs: np.ndarray, recon: np.ndarray, labels: np.ndarray
     if recon.shape[1:] != inputs.shape or pred_recon.shape != recon.shape[:2]:
         raise ValueError(f"reconstructions {recon.shape} / predictions {pred_recon.shape} "
                          f"do not match inputs {inputs.shape}")
-    per_class = {}
+    per_class: dict[str, dict[str, Any]] = {}
     for k, name in enumerate(classes):
         idx = np.flatnonzero(labels == k)
         if idx.size == 0:

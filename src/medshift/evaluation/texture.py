@@ -7,6 +7,11 @@ from __future__ import annotations
 
 import numpy as np
 
+from medshift.signal import IMMERKAER, texture_mask
+
+__all__ = ["highpass_radial_nps", "mtf50", "mtf_edge", "noise_sigma", "nps2d", "nps_centroid",
+           "radial_nps", "texture_mask"]
+
 
 def _detrend_basis(roi: int) -> np.ndarray:
     yy, xx = np.mgrid[0:roi, 0:roi] / roi
@@ -29,8 +34,8 @@ def nps2d(img: np.ndarray, roi: int = 64, step: int = 32, pixel_mm: float = 1.0,
             if mask is not None and not mask[y:y + roi, x:x + roi].all():
                 continue
             r = img[y:y + roi, x:x + roi].astype(np.float64).ravel()
-            r = (r - proj @ r).reshape(roi, roi)
-            acc += np.abs(np.fft.fft2(r)) ** 2
+            detrended = (r - proj @ r).reshape(roi, roi)
+            acc += np.abs(np.fft.fft2(detrended)) ** 2
             count += 1
     if count == 0:
         raise ValueError(f"no {roi}x{roi} ROI fits inside the mask")
@@ -92,9 +97,6 @@ def mtf50(f: np.ndarray, mtf: np.ndarray) -> float:
     return float(np.interp(0.5, [mtf[k], mtf[k - 1]], [f[k], f[k - 1]]))
 
 
-IMMERKAER = np.array([[1.0, -2.0, 1.0], [-2.0, 4.0, -2.0], [1.0, -2.0, 1.0]])
-
-
 def noise_sigma(img: np.ndarray, mask: np.ndarray | None = None) -> float:
     """Robust noise std: median |Immerkaer Laplacian| / (0.6745 * 6) over ``mask``.
 
@@ -106,17 +108,6 @@ def noise_sigma(img: np.ndarray, mask: np.ndarray | None = None) -> float:
     response = ndimage.convolve(img.astype(np.float64), IMMERKAER, mode="nearest")
     values = response[mask] if mask is not None else response
     return float(np.median(np.abs(values)) / 0.6745 / 6.0)
-
-
-UNSATURATED = (0.03, 0.97)  # pixel values between which noise is measurable
-
-
-def texture_mask(img: np.ndarray, low: float = UNSATURATED[0], high: float = UNSATURATED[1]
-                 ) -> np.ndarray:
-    """Unsaturated region, eroded so mask borders do not count as texture."""
-    from scipy import ndimage
-
-    return ndimage.binary_erosion((img > low) & (img < high), iterations=3)
 
 
 def highpass_radial_nps(img: np.ndarray, mask: np.ndarray, roi: int = 32,

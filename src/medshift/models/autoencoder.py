@@ -14,11 +14,15 @@ step near 1.0 is 1/256, more than the finest noise sigma the decoder must reprod
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass
+from typing import cast
 
+import numpy as np
 import torch
 from torch import nn
 
+from medshift.latents import encode as encode_latents
 from medshift.models.calibration import calibrate, texture_channels
 from medshift.models.layers import ResBlock, SubpixelUpsample, binomial_blur, norm
 from medshift.seeding import Generators, randn
@@ -26,21 +30,28 @@ from medshift.seeding import Generators, randn
 
 @dataclass(frozen=True)
 class AutoencoderSpec:
-    """Architecture hyper-parameters stored with the weights."""
+    """Architecture hyper-parameters stored with the weights (``params.autoencoder.model``;
+    defaults equal params.yaml's)."""
 
-    factor: int = 4
-    latent_channels: int = 4
+    factor: int = 4         # image side / latent side
+    latent_channels: int = 8  # learned KL channels (the texture channels come on top)
     base_channels: int = 32
     noise_injection: bool = True
     calibrate_noise: bool = True
-    noise_bases: int = 3    # coloured white-noise bases the decoder mixes
-    noise_kernel: int = 5   # side of each basis's colouring kernel (odd)
+    noise_bases: int = 6    # coloured white-noise bases the decoder mixes
+    noise_kernel: int = 7   # side of each basis's colouring kernel (odd)
     upsample: str = "nearest"  # decoder x2 steps: "nearest" or "bilinear" + conv, or "subpixel"
-    calibration_quantile: float | None = None  # match this quantile of cell powers, not the sum
-    texture_bands: int = 1  # explicit texture channels: noise level, + its correlation (2)
+    calibration_quantile: float | None = 0.25  # match this quantile of cell powers (None: sum)
+    texture_bands: int = 2  # explicit texture channels: noise level, + its correlation (2)
 
     def to_dict(self) -> dict:
+        """Plain data, as stored in an export's metadata."""
         return asdict(self)
+
+    @classmethod
+    def from_dict(cls, values: dict) -> AutoencoderSpec:
+        """From ``to_dict`` output (an export's metadata)."""
+        return cls(**values)
 
 
 def _widths(spec: AutoencoderSpec) -> list[int]:
@@ -109,7 +120,7 @@ class Decoder(nn.Module):
         self.amp_head = nn.Sequential(nn.Conv2d(chans[-1] + self.bands, chans[-1], 3, padding=1),
                                       nn.SiLU(), nn.Conv2d(chans[-1], spec.noise_bases, 3,
                                                            padding=1))
-        nn.init.constant_(self.amp_head[2].bias, -4.0)
+        nn.init.constant_(cast(torch.Tensor, self.amp_head[2].bias), -4.0)
         k = spec.noise_kernel
         self.colour = nn.Conv2d(spec.noise_bases, spec.noise_bases, k, padding=k // 2,
                                 groups=spec.noise_bases, bias=False)
@@ -140,7 +151,7 @@ class Decoder(nn.Module):
             noise = (amp * self.colour(white)).sum(1, keepdim=True)
             components.append(noise if k == 0 else binomial_blur(noise))
         if not self.calibrate_noise:
-            return mean, sum(components)
+            return mean, cast(torch.Tensor, sum(components))
         return mean, calibrate(texture, mean, components, self.calibration_quantile)
 
 
@@ -175,3 +186,30 @@ class KLAutoencoder(nn.Module):
         image_mean, noise = self.decoder(mu + torch.exp(0.5 * logvar) * eps, generator)
         learned = self.spec.latent_channels
         return image_mean, noise, mu[:, :learned], logvar[:, :learned]
+
+
+def encode(model: KLAutoencoder, images: np.ndarray | torch.Tensor, batch: int = 64
+           ) -> torch.Tensor:
+    """Posterior means (N, C + bands, H/f, W/f) of images (N, 1, H, W), on the model's
+    device (``medshift.latents.encode``, the device boundary)."""
+    return encode_latents(model, images, None, batch)
+
+
+def reconstruct(model: KLAutoencoder, images: np.ndarray, seed: int = 0, batch: int = 64
+                ) -> np.ndarray:
+    """decode(encode_mean(x)) with seeded texture noise, (N, 1, H, W)."""
+    return reconstruct_draws(model, images, (seed,), batch)[0]
+
+
+@torch.no_grad()
+def reconstruct_draws(model: KLAutoencoder, images: np.ndarray, seeds: Sequence[int],
+                      batch: int = 64) -> np.ndarray:
+    """One decoding of the encoded ``images`` per noise seed, (len(seeds), N, 1, H, W);
+    the images are encoded once."""
+    z = encode(model, images, batch)
+    draws = []
+    for seed in seeds:
+        gen = torch.Generator(device=z.device).manual_seed(seed)
+        draws.append(torch.cat([model.decode(z[k:k + batch], gen)
+                                for k in range(0, len(z), batch)]).cpu().numpy())
+    return np.stack(draws)

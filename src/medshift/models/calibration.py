@@ -14,11 +14,12 @@ flattest anatomy, and edges the decoded mean blurs or overshoots cannot move it.
 from __future__ import annotations
 
 import math
+from typing import cast
 
 import torch
 from torch import nn
 
-from medshift.models.layers import noise_filter, texture_region
+from medshift.signal import noise_filter, texture_region
 
 BAND_DILATIONS = (1, 2)  # texture band k: the Immerkaer filter dilated by BAND_DILATIONS[k]
 
@@ -185,5 +186,5 @@ def calibrate(texture: torch.Tensor, mean: torch.Tensor, components: list[torch.
     gains = solve_gains(stat, cells, texture_power(texture), mean,
                         [[b.detach() for b in r] for r in responses], own.detach())
     normaliser = torch.sqrt(own.detach() / own)
-    return sum(gains[:, k].view(-1, 1, 1, 1) * normaliser[:, k].view(-1, 1, 1, 1) * c
-               for k, c in enumerate(components))
+    return cast(torch.Tensor, sum(gains[:, k].view(-1, 1, 1, 1) * normaliser[:, k].view(
+        -1, 1, 1, 1) * c for k, c in enumerate(components)))

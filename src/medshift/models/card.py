@@ -3,17 +3,22 @@
 Written next to the weights as ``metadata.json`` and read back in one place
 (``ModelCard.from_metadata``), so the training stages, the ``translate`` stage, the CLI and
 the MLflow model all agree on classes, architectures, latent statistics and working size.
+The velocity architecture is kept as plain data here (``VelocitySpec.to_dict``), so loading
+an autoencoder never depends on the velocity model's code.
 """
 
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
+from pathlib import Path
 from typing import Any
+
+import torch
 
 from medshift import __version__
 from medshift.latents import LatentStats
-from medshift.models.autoencoder import AutoencoderSpec
-from medshift.models.velocity import VelocitySpec
+from medshift.models.autoencoder import AutoencoderSpec, KLAutoencoder
+from medshift.models.weights import read_metadata, read_weights, save_export
 
 UNKNOWN_SOURCE = "unknown"  # source name that selects the null (unconditional) label
 
@@ -27,7 +32,8 @@ class ModelCard:
         autoencoder: the autoencoder's architecture.
         latent_stats: per-channel normalisation fitted on the training split's latents.
         image_size: working size in pixels (square); inputs are resampled to it.
-        velocity: the velocity model's architecture (None for an autoencoder-only export).
+        velocity: the velocity model's architecture as ``VelocitySpec.to_dict`` data (None
+            for an autoencoder-only export).
         data_version: hash of the manifest the model was trained on.
         code_version: medshift version that wrote the export.
         training: the resolved config of each training stage, by section name.
@@ -37,7 +43,7 @@ class ModelCard:
     autoencoder: AutoencoderSpec
     latent_stats: LatentStats
     image_size: int
-    velocity: VelocitySpec | None = None
+    velocity: dict[str, Any] | None = None
     data_version: str | None = None
     code_version: str = __version__
     training: dict[str, dict[str, Any]] = field(default_factory=dict)
@@ -61,7 +67,7 @@ class ModelCard:
                 "latent_stats": {"mean": list(self.latent_stats.mean),
                                  "std": list(self.latent_stats.std)},
                 "image_size": self.image_size,
-                "velocity": None if self.velocity is None else self.velocity.to_dict(),
+                "velocity": self.velocity,
                 "data_version": self.data_version, "code_version": self.code_version,
                 "training": self.training}
 
@@ -77,21 +83,17 @@ class ModelCard:
         if missing:
             raise ValueError(f"model metadata lacks {missing}: not a MedShift export of this "
                              f"version (re-run the training stages)")
-        ae = dict(meta["autoencoder"])
-        velocity = meta.get("velocity")
-        if velocity is not None:
-            velocity = VelocitySpec(**{**velocity,
-                                       "channel_mults": tuple(velocity["channel_mults"])})
-        return cls(classes=tuple(meta["classes"]), autoencoder=AutoencoderSpec(**ae),
+        return cls(classes=tuple(meta["classes"]),
+                   autoencoder=AutoencoderSpec.from_dict(meta["autoencoder"]),
                    latent_stats=LatentStats(tuple(meta["latent_stats"]["mean"]),
                                             tuple(meta["latent_stats"]["std"])),
-                   image_size=int(meta["image_size"]), velocity=velocity,
+                   image_size=int(meta["image_size"]), velocity=meta.get("velocity"),
                    data_version=meta.get("data_version"),
                    code_version=meta.get("code_version", "unknown"),
                    training=dict(meta.get("training") or {}))
 
-    def with_velocity(self, spec: VelocitySpec, config: dict[str, Any]) -> ModelCard:
-        """This card with a trained velocity model (and its config) added."""
+    def with_velocity(self, spec: dict[str, Any], config: dict[str, Any]) -> ModelCard:
+        """This card with a trained velocity model (``VelocitySpec.to_dict``) and its config."""
         return ModelCard(self.classes, self.autoencoder, self.latent_stats, self.image_size,
                          spec, self.data_version, __version__,
                          {**self.training, "velocity": config})
@@ -99,3 +101,26 @@ class ModelCard:
     def as_dict(self) -> dict[str, Any]:
         """Plain nested dict (dataclasses expanded), for logging."""
         return asdict(self)
+
+
+def read_card(directory: Path | str) -> ModelCard:
+    """The model card of an export directory.
+
+    Raises:
+        FileNotFoundError: not an export; ValueError: an incomplete card.
+    """
+    return ModelCard.from_metadata(read_metadata(directory))
+
+
+def save_model(directory: Path, modules: dict[str, torch.nn.Module], card: ModelCard) -> None:
+    """Write an export (weights + model card as metadata.json), atomically per file."""
+    save_export(directory, modules, card.to_metadata())
+
+
+def load_autoencoder(directory: Path | str) -> tuple[KLAutoencoder, ModelCard]:
+    """The autoencoder and the card of an export (``models/autoencoder`` or
+    ``models/medshift``)."""
+    card = read_card(directory)
+    model = KLAutoencoder(card.autoencoder)
+    model.load_state_dict(read_weights(directory, "autoencoder"))
+    return model.eval(), card

@@ -2,10 +2,16 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+from typing import cast
+
+import numpy as np
 import torch
 from torch import nn
 
-from medshift.models.layers import ResBlock, noise_filter
+from medshift.models.layers import ResBlock
+from medshift.models.weights import read_metadata, read_weights
+from medshift.signal import noise_filter
 
 
 class DomainClassifier(nn.Module):
@@ -42,3 +48,27 @@ class DomainClassifier(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.head(self.features(x))
+
+
+def load_classifier(directory: Path | str) -> tuple[DomainClassifier, dict]:
+    """The domain/dose classifier and its metadata from an export directory (written by
+    ``save_export`` with the module name ``classifier`` and ``classes``/``width`` metadata)."""
+    meta = read_metadata(directory)
+    model = DomainClassifier(len(meta["classes"]), meta["width"])
+    model.load_state_dict(read_weights(directory, "classifier"))
+    return model.eval(), meta
+
+
+@torch.no_grad()
+def predict(model: DomainClassifier, images: np.ndarray | torch.Tensor, batch: int = 64
+            ) -> np.ndarray:
+    """Class ids (N,) int64 of images (N, 1, H, W) float32 in [0, 1], from class
+    probabilities averaged over the four flips of each image (on the model's device)."""
+    device = next(model.parameters()).device
+    x = torch.as_tensor(images, dtype=torch.float32).to(device)
+    probs = []
+    for k in range(0, len(x), batch):
+        xb = x[k:k + batch]
+        views = (xb, xb.flip(-1), xb.flip(-2), xb.flip(-1).flip(-2))
+        probs.append(cast(torch.Tensor, sum(torch.softmax(model(v), 1) for v in views)))
+    return torch.cat(probs).argmax(1).cpu().numpy()

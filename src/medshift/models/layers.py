@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 import math
+from typing import cast
 
 import torch
 from torch import nn
-
-from medshift.evaluation.texture import IMMERKAER, UNSATURATED
 
 
 def norm(channels: int) -> nn.GroupNorm:
@@ -25,7 +24,7 @@ class ResBlock(nn.Module):
         self.skip = nn.Conv2d(c_in, c_out, 1) if c_in != c_out else nn.Identity()
         self.film = nn.Linear(emb_dim, 2 * c_out) if emb_dim else None
         nn.init.zeros_(self.conv2.weight)
-        nn.init.zeros_(self.conv2.bias)
+        nn.init.zeros_(cast(torch.Tensor, self.conv2.bias))
 
     def forward(self, x: torch.Tensor, emb: torch.Tensor | None = None) -> torch.Tensor:
         h = self.conv1(nn.functional.silu(self.norm1(x)))
@@ -73,16 +72,8 @@ class SubpixelUpsample(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         detail = self.detail - self.detail.mean((2, 3), keepdim=True)
         weight = self.shared.weight.repeat_interleave(4, dim=0) + detail
-        bias = self.shared.bias.repeat_interleave(4)
+        bias = cast(torch.Tensor, self.shared.bias).repeat_interleave(4)
         return nn.functional.pixel_shuffle(nn.functional.conv2d(x, weight, bias, padding=1), 2)
-
-
-def noise_filter(x: torch.Tensor, dilation: int = 1) -> torch.Tensor:
-    """Immerkaer noise filter (anatomy cancels; white noise of std s keeps std s); dilated,
-    it passes the band around 0.5 / ``dilation`` cycles/pixel instead of the finest."""
-    kernel = torch.as_tensor(IMMERKAER / 6.0, dtype=x.dtype, device=x.device)
-    return torch.nn.functional.conv2d(x, kernel[None, None], padding=dilation,
-                                      dilation=dilation)
 
 
 def binomial_blur(x: torch.Tensor) -> torch.Tensor:
@@ -90,16 +81,6 @@ def binomial_blur(x: torch.Tensor) -> torch.Tensor:
     kernel = torch.tensor([1.0, 2.0, 1.0], dtype=x.dtype, device=x.device) / 4
     return torch.nn.functional.conv2d(x, (kernel[:, None] * kernel[None, :])[None, None],
                                       padding=1)
-
-
-def texture_region(x: torch.Tensor, margin: int = 3) -> torch.Tensor:
-    """1 where ``x`` is unsaturated and ``margin`` pixels from any saturated pixel, else 0:
-    the region noise is measured in (``texture_mask``'s; field and collimator edges are
-    structure, not noise)."""
-    low, high = UNSATURATED
-    outside = ((x <= low) | (x >= high)).to(x.dtype)
-    return 1 - torch.nn.functional.max_pool2d(outside, 2 * margin + 1, stride=1,
-                                              padding=margin)
 
 
 def timestep_embedding(t: torch.Tensor, dim: int, max_period: float = 10_000.0) -> torch.Tensor:

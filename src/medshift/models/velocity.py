@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
+from typing import cast
 
 import torch
 from torch import nn
@@ -11,20 +12,40 @@ from medshift.models.layers import Downsample, ResBlock, Upsample, norm, timeste
 
 
 @dataclass(frozen=True)
+class VelocityArchitecture:
+    """The UNet's widths (``params.velocity.model``; defaults equal params.yaml's)."""
+
+    base_channels: int = 48
+    channel_mults: tuple[int, ...] = (1, 2, 2)  # width multiple of each resolution level
+
+
+@dataclass(frozen=True)
 class VelocitySpec:
-    """Architecture stored with the weights; label ``n_classes`` is the null (unconditional)."""
+    """Architecture stored with the weights: the latent ``channels`` and ``n_classes`` come
+    from the autoencoder and the data; label ``n_classes`` is the null (unconditional)."""
 
     channels: int
     n_classes: int
-    base_channels: int = 64
-    channel_mults: tuple[int, ...] = (1, 2, 2)
+    architecture: VelocityArchitecture = field(default_factory=VelocityArchitecture)
 
     @property
     def null_label(self) -> int:
         return self.n_classes
 
     def to_dict(self) -> dict:
+        """Plain data, as stored in an export's metadata."""
         return asdict(self)
+
+    @classmethod
+    def from_dict(cls, values: dict) -> VelocitySpec:
+        """From ``to_dict`` output; also reads the flat layout of exports made before the
+        architecture was nested (``base_channels`` and ``channel_mults`` beside ``channels``)."""
+        arch = values.get("architecture") or {k: values[k] for k in
+                                             ("base_channels", "channel_mults") if k in values}
+        arch = {**arch, **({"channel_mults": tuple(arch["channel_mults"])}
+                           if "channel_mults" in arch else {})}
+        return cls(int(values["channels"]), int(values["n_classes"]),
+                   VelocityArchitecture(**arch))
 
 
 class VelocityUNet(nn.Module):
@@ -33,11 +54,12 @@ class VelocityUNet(nn.Module):
     def __init__(self, spec: VelocitySpec) -> None:
         super().__init__()
         self.spec = spec
-        b, emb = spec.base_channels, 4 * spec.base_channels
+        b = spec.architecture.base_channels
+        emb = 4 * b
         self.time_mlp = nn.Sequential(nn.Linear(b, emb), nn.SiLU(), nn.Linear(emb, emb))
         self.label_emb = nn.Embedding(spec.n_classes + 1, emb)
         self.conv_in = nn.Conv2d(spec.channels, b, 3, padding=1)
-        widths = [b * m for m in spec.channel_mults]
+        widths = [b * m for m in spec.architecture.channel_mults]
         self.down, self.downsample = nn.ModuleList(), nn.ModuleList()
         c = b
         for k, w in enumerate(widths):
@@ -51,11 +73,13 @@ class VelocityUNet(nn.Module):
             self.upsample.append(Upsample(w) if k > 0 else nn.Identity())
             c = w
         self.out = nn.Sequential(norm(c), nn.SiLU(), nn.Conv2d(c, spec.channels, 3, padding=1))
-        nn.init.zeros_(self.out[-1].weight)
-        nn.init.zeros_(self.out[-1].bias)
+        out_conv = cast(nn.Conv2d, self.out[-1])
+        nn.init.zeros_(out_conv.weight)
+        nn.init.zeros_(cast(torch.Tensor, out_conv.bias))
 
     def forward(self, x: torch.Tensor, t: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
-        emb = self.time_mlp(timestep_embedding(t, self.spec.base_channels)) + self.label_emb(y)
+        base = self.spec.architecture.base_channels
+        emb = self.time_mlp(timestep_embedding(t, base)) + self.label_emb(y)
         h = self.conv_in(x)
         skips = []
         for block, down in zip(self.down, self.downsample, strict=True):

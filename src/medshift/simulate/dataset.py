@@ -8,6 +8,7 @@ So any subset, order or worker count gives byte-identical files.
 from __future__ import annotations
 
 import platform
+from collections.abc import Iterable
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -16,17 +17,17 @@ import numpy as np
 from threadpoolctl import threadpool_limits
 from tqdm import tqdm
 
-from medshift.config import SimulateConfig
+from medshift.acquisition import BENCHMARK_CLASSES, VIEW_TABLE
+from medshift.config.simulate import SimulateConfig
 from medshift.io import write_csv, write_json, write_npz
 from medshift.simulate.classes import RealClassSpec, class_spec, sample_params
 from medshift.simulate.dicom_writer import ImageIdentity, build_dataset, write_atomic
 from medshift.simulate.formation import detector_fpn, render_real, render_synthetic, shutter_map
-from medshift.simulate.geometry import VIEW_TABLE, sample_view
+from medshift.simulate.geometry import sample_view
 from medshift.simulate.phantom import build_head
 from medshift.simulate.projector import chord_maps
 from medshift.simulate.signatures import noise_signature, qc_mtf50
 
-CLASS_ORDER = ("syn_low", "syn_high", "real_low", "real_normal", "real_exposure")
 DEVIATIONS = (
     "No contrast vessel tree or devices: only the 'xdigiskull' preset (vessels: none) exists.",
     "Detector crop is 36 cm (spec 28.5 cm): a 19-24 cm head at magnification 1.3-1.5 "
@@ -94,7 +95,7 @@ def render_subject(cfg: SimulateConfig, subject: int, out: Path) -> list[dict]:
         real_head = head & (shutter_map(geom, cfg.size) > 0.5)
         clean: dict[str, np.ndarray] = {}
         for name in cfg.classes:
-            spec, c = class_spec(name), CLASS_ORDER.index(name)
+            spec, c = class_spec(name), BENCHMARK_CLASSES.index(name)
             rng = _rng(cfg, 2, subject, v, c)
             params = sample_params(spec, rng, lateral=view.startswith("LAT"))
             if isinstance(spec, RealClassSpec):
@@ -143,6 +144,7 @@ def simulate_dataset(cfg: SimulateConfig, out: Path, progress: bool = True) -> l
     bar = tqdm(total=len(tasks) * len(cfg.views) * len(cfg.classes), unit="img",
                desc="simulate", disable=not progress)
     results: list[dict] = []
+    chunks: Iterable[list[dict]]
     if cfg.workers == 1:
         chunks = map(_render_task, tasks)
     else:

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import numpy as np
 from pydicom.dataset import Dataset, FileMetaDataset
-from pydicom.uid import ExplicitVRLittleEndian, generate_uid
+from pydicom.uid import UID, ExplicitVRLittleEndian, generate_uid
 
 from medshift import __version__
 from medshift.simulate.classes import ImageParams, RealClassSpec, SynClassSpec
@@ -54,7 +54,8 @@ def build_dataset(stored: np.ndarray, window: tuple[float, float], ident: ImageI
     sop_class = SC_STORAGE if synthetic and synthetic_sop == "sc" else XA_STORAGE
     sop_uid = ident.uid(ident.view, spec.name, "SOP")
     meta = FileMetaDataset()
-    meta.MediaStorageSOPClassUID, meta.MediaStorageSOPInstanceUID = sop_class, sop_uid
+    meta.MediaStorageSOPClassUID = UID(sop_class)
+    meta.MediaStorageSOPInstanceUID = UID(sop_uid)
     meta.TransferSyntaxUID = ExplicitVRLittleEndian
     meta.ImplementationVersionName = f"MEDSHIFT_{__version__}"[:16]
     ds = Dataset()
@@ -86,7 +87,7 @@ def build_dataset(stored: np.ndarray, window: tuple[float, float], ident: ImageI
     ds.BodyPartExamined, ds.PatientPosition = "HEAD", "HFS"
     ds.PatientOrientation = list(geom.patient_orientation())
     _geometry_tags(ds, geom)
-    if not synthetic:
+    if isinstance(spec, RealClassSpec):
         _exposure_tags(ds, spec, params)
     ds.Grid = "NONE" if synthetic else "IN"
     ds.BurnedInAnnotation = "NO"

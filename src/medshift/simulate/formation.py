@@ -195,7 +195,7 @@ def _process_real(noisy: np.ndarray, clean: np.ndarray, spec: RealClassSpec, p: 
     noisy = noise_reduction(noisy, spec.nr_strength)
     clean = noise_reduction(clean, spec.nr_strength)
     band_noise = band_noise_levels(noisy - clean, levels)
-    gains = tuple(g * p.gain_jitter for g in spec.gains[:2]) + (spec.gains[2],)
+    gains = (spec.gains[0] * p.gain_jitter, spec.gains[1] * p.gain_jitter, spec.gains[2])
     noisy = multiscale_enhance(noisy, gains, band_noise)
     clean = multiscale_enhance(clean, gains, band_noise)
     lo, hi = window(clean, head, p.window_jitter, (5.0, 99.5))

@@ -12,20 +12,11 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from medshift.simulate.primitives import rot_x, rot_z
+from medshift.acquisition import VIEW_TABLE
+from medshift.simulate.primitives import rot_x, rot_z, vec3
 
 SOD_CM = 81.0
 
-# view id -> (primary range deg, secondary range deg, mirror primary at random)
-VIEW_TABLE: dict[str, tuple[tuple[float, float], tuple[float, float], bool]] = {
-    "PA": ((0, 0), (0, 0), False),
-    "CALDWELL": ((0, 0), (-20, -15), False),
-    "TOWNE": ((0, 0), (25, 35), False),
-    "LAT_R": ((-90, -90), (0, 0), False),
-    "LAT_L": ((90, 90), (0, 0), False),
-    "TRANSORB_OBL": ((25, 35), (-20, -15), True),
-    "OBL45": ((45, 45), (0, 0), True),
-}
 
 
 @dataclass(frozen=True)
@@ -90,6 +81,11 @@ def _letter(vec: np.ndarray) -> str:
     return ("RL", "AP", "FH")[k][int(vec[k] > 0)]
 
 
+def _four(values) -> tuple[float, float, float, float]:
+    a, b, c, d = (float(v) for v in values)
+    return (a, b, c, d)
+
+
 def sample_view(view: str, rng: np.random.Generator, det_side_cm: float = 36.0) -> ViewGeometry:
     """Draw one view's geometry: angles with N(0, 1.5 deg) jitter, SID, zoom, offset, shutters."""
     if view not in VIEW_TABLE:
@@ -104,6 +100,6 @@ def sample_view(view: str, rng: np.random.Generator, det_side_cm: float = 36.0) 
         secondary_deg=round(float(secondary), 2),
         sid_cm=round(float(rng.uniform(105, 120)), 2),
         det_side_cm=float(det_side_cm * rng.uniform(0.92, 1.08)),
-        head_offset_cm=tuple(float(x) for x in rng.normal((0.0, 0.0, 1.0), 0.7)),
-        shutters=tuple(float(x) for x in rng.uniform(0, 0.08, 4)),
+        head_offset_cm=vec3(rng.normal((0.0, 0.0, 1.0), 0.7)),
+        shutters=_four(rng.uniform(0, 0.08, 4)),
     )

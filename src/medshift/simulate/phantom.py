@@ -21,6 +21,7 @@ from medshift.simulate.primitives import (
     rot_y,
     rot_z,
     surface_points,
+    vec3,
 )
 
 VAULT_CLIP: tuple[tuple[tuple[float, float, float], float], ...] = (((0.0, 0.0, -1.0), 4.5),)
@@ -56,7 +57,7 @@ class Phantom:
 def ellipsoid(center, radii, material, displaces=None, rotation=None, clips=(), weight=1.0):
     """Shorthand for an ellipsoid primitive; ``rotation`` is a 3x3 matrix of local axes."""
     rot = tuple(np.eye(3).ravel() if rotation is None else np.asarray(rotation).ravel())
-    return Primitive("ellipsoid", tuple(map(float, center)), tuple(map(float, radii)), material,
+    return Primitive("ellipsoid", vec3(center), vec3(radii), material,
                      tuple(map(float, rot)), displaces, weight, clips)
 
 
@@ -252,7 +253,7 @@ def _spine(rng: np.random.Generator) -> list[Primitive]:
 
 def head_pose(rng: np.random.Generator) -> HeadPose:
     """Subject scale N(1, 0.05) clipped to +-12 % and pitch/roll/yaw N(0, 4/2/2 deg)."""
-    scale = tuple(float(s) for s in np.clip(rng.normal(1, 0.05, 3), 0.88, 1.12))
+    scale = vec3(np.clip(rng.normal(1, 0.05, 3), 0.88, 1.12))
     pitch, roll, yaw = rng.normal(0, (4.0, 2.0, 2.0))
     rotation = rot_z(yaw) @ rot_y(roll) @ rot_x(pitch)
     return HeadPose(scale, tuple(rotation.ravel()))

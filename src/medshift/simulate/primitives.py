@@ -12,6 +12,12 @@ from typing import Literal
 import numpy as np
 
 Vec3 = tuple[float, float, float]
+
+
+def vec3(values) -> Vec3:
+    """Three floats from any length-3 sequence."""
+    x, y, z = (float(v) for v in values)
+    return (x, y, z)
 IDENTITY: tuple[float, ...] = (1.0, 0.0, 0.0, 0.0, 1.0, 0.0, 0.0, 0.0, 1.0)
 
 
@@ -71,12 +77,13 @@ class Primitive:
 
     def scaled(self, factor: float) -> Primitive:
         """Same primitive with radii multiplied by ``factor`` (centre fixed)."""
-        r = tuple(float(v) * factor for v in self.radii)
+        r = vec3(float(v) * factor for v in self.radii)
         return Primitive(self.kind, self.center, r, self.material, self.rotation,
                          self.displaces, self.weight, self.clips)
 
 
-def ray_interval(p: Primitive, origin: np.ndarray, dirs: np.ndarray) -> tuple[np.ndarray, ...]:
+def ray_interval(p: Primitive, origin: np.ndarray, dirs: np.ndarray
+                 ) -> tuple[np.ndarray, np.ndarray]:
     """Entry and exit parameters (t0, t1) of rays in ``p``; a miss has t1 <= t0.
 
     Args:

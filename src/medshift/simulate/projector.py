@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import cast
 
 import numpy as np
 
@@ -24,7 +25,7 @@ class ChordMaps:
     @property
     def total(self) -> np.ndarray:
         """Path length through the head, cm."""
-        return sum(v for k, v in self.lengths.items() if k not in ("bump",))
+        return cast(np.ndarray, sum(v for k, v in self.lengths.items() if k not in ("bump",)))
 
 
 def head_frame_rays(phantom: Phantom, geom: ViewGeometry, n: int) -> tuple[np.ndarray, ...]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -40,7 +41,7 @@ def lda_accuracy(frame: pd.DataFrame, features=FEATURES) -> dict[str, float]:
 def summarise(records: list[dict]) -> dict:
     """Per-class signature statistics and the linear classifier's held-out accuracy."""
     frame = pd.DataFrame(records)
-    per_class = {}
+    per_class: dict[str, dict[str, Any]] = {}
     for cls, group in frame.groupby("cls", sort=False):
         per_class[cls] = {f: {"mean": round(float(group[f].mean()), 5),
                               "std": round(float(group[f].std(ddof=0)), 5)} for f in FEATURES}

@@ -2,18 +2,17 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from pathlib import Path
+from typing import cast
 
 import numpy as np
 import torch
 
-from medshift.config import AutoencoderConfig
-from medshift.latents import encode as encode_latents
-from medshift.models.autoencoder import AutoencoderSpec, KLAutoencoder
+from medshift.config.autoencoder import AutoencoderConfig
+from medshift.models.autoencoder import KLAutoencoder
 from medshift.models.classifier import DomainClassifier
 from medshift.models.discriminator import PatchDiscriminator
-from medshift.models.layers import texture_region
+from medshift.signal import texture_region
 from medshift.training.augment import crop_and_flip
 from medshift.training.distributed import DistInfo
 from medshift.training.loop import LoopConfig, OnStep, TrainState, run, warmup_cosine
@@ -27,13 +26,6 @@ from medshift.training.losses import (
     spectral_loss,
 )
 from medshift.training.precision import bf16_autocast, use_bf16
-
-
-def spec_from(cfg: AutoencoderConfig) -> AutoencoderSpec:
-    return AutoencoderSpec(cfg.factor, cfg.latent_channels, cfg.base_channels,
-                           cfg.noise_injection, cfg.calibrate_noise, cfg.noise_bases,
-                           cfg.noise_kernel, cfg.upsample,
-                           cfg.calibration_quantile, cfg.texture_bands)
 
 
 class Adversary:
@@ -81,7 +73,7 @@ def train_autoencoder(cfg: AutoencoderConfig, images: np.ndarray, info: DistInfo
     with ``feature_net`` (a frozen X-ray classifier) also its feature-statistics loss.
     With ``cfg.bf16`` the convolutional trunks run under bf16 autocast; the losses do not."""
     torch.manual_seed(cfg.seed)
-    model = KLAutoencoder(spec_from(cfg)).to(info.device)
+    model = KLAutoencoder(cfg.model).to(info.device)
     if feature_net is not None:
         feature_net = feature_net.to(info.device).eval().requires_grad_(False)
     net = torch.nn.parallel.DistributedDataParallel(model) if info.enabled else model
@@ -123,42 +115,15 @@ def train_autoencoder(cfg: AutoencoderConfig, images: np.ndarray, info: DistInfo
             terms["adversarial"] = adversary.generator_loss(rec)
             # balanced at the mean head's last weight against L1 (what keeps anatomy)
             weight = cfg.adversarial_weight * adaptive_adversarial_weight(
-                l1, terms["adversarial"], model.decoder.mean_head[-1].weight)
+                l1, terms["adversarial"],
+                cast(torch.Tensor, model.decoder.mean_head[-1].weight))
             loss = loss + weight * terms["adversarial"]
             terms["adversarial_weight"] = weight
         return {"loss": loss, **terms}
 
     loop = LoopConfig(cfg.steps, cfg.batch_size, cfg.seed, cfg.checkpoint_every, cfg.log_every,
                       desc="autoencoder (bf16 trunks)" if bf16 else "autoencoder",
-                      fingerprint=repr(sorted(cfg.__dict__.items())))
+                      fingerprint=cfg.run_fingerprint())
     run(state, (torch.from_numpy(images),), step_fn, loop, info, checkpoint_dir, on_step,
         on_checkpoint=on_checkpoint)
     return model.eval()
-
-
-@torch.no_grad()
-def encode(model: KLAutoencoder, images: np.ndarray | torch.Tensor, batch: int = 64
-           ) -> torch.Tensor:
-    """Posterior means (N, C + bands, H/f, W/f) of images (N, 1, H, W), on the model's
-    device (see ``medshift.latents.encode``)."""
-    return encode_latents(model, images, None, batch)
-
-
-def reconstruct(model: KLAutoencoder, images: np.ndarray, seed: int = 0, batch: int = 64
-                ) -> np.ndarray:
-    """decode(encode_mean(x)) with seeded texture noise, (N, 1, H, W)."""
-    return reconstruct_draws(model, images, (seed,), batch)[0]
-
-
-@torch.no_grad()
-def reconstruct_draws(model: KLAutoencoder, images: np.ndarray, seeds: Sequence[int],
-                      batch: int = 64) -> np.ndarray:
-    """One decoding of the encoded ``images`` per noise seed, (len(seeds), N, 1, H, W);
-    the images are encoded once."""
-    z = encode(model, images, batch)
-    draws = []
-    for seed in seeds:
-        gen = torch.Generator(device=z.device).manual_seed(seed)
-        draws.append(torch.cat([model.decode(z[k:k + batch], gen)
-                                for k in range(0, len(z), batch)]).cpu().numpy())
-    return np.stack(draws)

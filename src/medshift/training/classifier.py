@@ -39,15 +39,3 @@ def train_classifier(images: np.ndarray, labels: np.ndarray, n_classes: int, ste
         optimizer.step()
         schedule.step()
     return model.eval()
-
-
-@torch.no_grad()
-def predict(model: DomainClassifier, images: np.ndarray, batch: int = 64) -> np.ndarray:
-    """Class ids (N,), from class probabilities averaged over the four flips of each image."""
-    x = torch.as_tensor(images)
-    probs = []
-    for k in range(0, len(x), batch):
-        xb = x[k:k + batch]
-        views = (xb, xb.flip(-1), xb.flip(-2), xb.flip(-1).flip(-2))
-        probs.append(sum(torch.softmax(model(v), 1) for v in views))
-    return torch.cat(probs).argmax(1).cpu().numpy()

@@ -13,9 +13,10 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
+from typing import Any, cast
 
 import torch
-from torch.utils.data import DistributedSampler
+from torch.utils.data import Dataset, DistributedSampler
 from tqdm import tqdm
 
 from medshift.training.checkpoint import load_latest, save_checkpoint
@@ -32,7 +33,7 @@ class TrainState:
     modules: dict[str, torch.nn.Module]
     optimizer: torch.optim.Optimizer
     scheduler: torch.optim.lr_scheduler.LRScheduler
-    extra: dict[str, object] = field(default_factory=dict)  # objects with state_dict()
+    extra: dict[str, Any] = field(default_factory=dict)  # objects with state_dict()
     step: int = 0
 
     def state_dict(self) -> dict:
@@ -54,7 +55,7 @@ class TrainState:
 
 def _unwrap(module: torch.nn.Module) -> torch.nn.Module:
     """The plain module inside a DDP wrapper (checkpoints never carry 'module.' keys)."""
-    return module.module if hasattr(module, "module") else module
+    return cast(torch.nn.Module, module.module) if hasattr(module, "module") else module
 
 
 def step_generator(seed: int, step: int) -> torch.Generator:
@@ -103,8 +104,9 @@ def run_key(fingerprint: str, data: tuple[torch.Tensor, ...]) -> str:
 @lru_cache(maxsize=2)
 def _epoch_order(n: int, world: int, rank: int, seed: int, epoch: int) -> tuple[int, ...]:
     """This rank's DistributedSampler order for one epoch (computed once per epoch)."""
-    sampler = DistributedSampler(range(n), num_replicas=world, rank=rank, shuffle=True,
-                                 seed=seed, drop_last=True)
+    indices = cast(Dataset[int], range(n))  # the sampler only takes its length
+    sampler: DistributedSampler[int] = DistributedSampler(
+        indices, num_replicas=world, rank=rank, shuffle=True, seed=seed, drop_last=True)
     sampler.set_epoch(epoch)
     return tuple(iter(sampler))
 
@@ -156,7 +158,7 @@ def run(state: TrainState, data: tuple[torch.Tensor, ...], step_fn: StepFn, cfg:
         if on_step is not None and (state.step % cfg.log_every == 0 or state.step == cfg.steps):
             elapsed = time.perf_counter() - tick
             metrics = {k: mean_over_ranks(float(v.detach()), info) for k, v in losses.items()}
-            metrics.update(grad_norm=float(grad_norm), lr=state.scheduler.get_last_lr()[0],
+            metrics.update(grad_norm=float(grad_norm), lr=float(state.scheduler.get_last_lr()[0]),
                            samples_per_s=samples / max(elapsed, 1e-9))
             tick, samples = time.perf_counter(), 0
             history.append((state.step, metrics))

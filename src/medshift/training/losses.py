@@ -20,7 +20,7 @@ def radial_power(x: torch.Tensor, bins: int, region: torch.Tensor | None = None
     """
     local = torch.nn.functional.avg_pool2d(x, 3, stride=1, padding=1, count_include_pad=False)
     hp = x - local
-    area = 1.0
+    area: float | torch.Tensor = 1.0
     if region is not None:
         hp = hp * region
         area = region.mean((1, 2, 3)).clamp_min(1e-3)[:, None]

@@ -10,9 +10,8 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from medshift.models.classifier import DomainClassifier
+from medshift.models.classifier import DomainClassifier, predict
 from medshift.models.export import MedShiftModel
-from medshift.training.classifier import predict
 
 
 def auto_source(model: MedShiftModel, classifier: DomainClassifier,
@@ -30,5 +29,4 @@ def auto_source(model: MedShiftModel, classifier: DomainClassifier,
     if tuple(classifier_classes) != tuple(model.classes):
         raise ValueError(f"the domain classifier knows {list(classifier_classes)}, the model "
                          f"{list(model.classes)}: use a classifier trained on the same classes")
-    device = next(classifier.parameters()).device
-    return predict(classifier, torch.as_tensor(images, dtype=torch.float32).to(device))
+    return predict(classifier, images)

@@ -40,9 +40,8 @@ class UsageError(Exception):
     """A problem with the command line or environment, found before any input is read."""
 
 
-def add_translate_parser(sub) -> argparse.ArgumentParser:
-    """Register the ``translate`` subcommand on an argparse subparsers object."""
-    p = sub.add_parser("translate", help="translate DICOM/PNG/TIFF files between domains")
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    """The ``translate`` subcommand's arguments."""
     p.add_argument("inputs", nargs="+", type=Path, help="files or folders")
     p.add_argument("--model", required=True,
                    help="export directory (models/medshift) or models:/NAME@ALIAS")
@@ -67,7 +66,6 @@ def add_translate_parser(sub) -> argparse.ArgumentParser:
     p.add_argument("--device", default="auto", help="cpu, cuda, cuda:N or auto")
     p.add_argument("--overwrite", action="store_true", help="replace existing outputs")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
-    return p
 
 
 def _resolve_model(spec: str) -> Path:
@@ -98,7 +96,7 @@ def _check_out(out: Path) -> None:
 
 
 def _classifier(args: argparse.Namespace, model_dir: Path):
-    from medshift.models.export import load_classifier
+    from medshift.models.classifier import load_classifier
 
     candidates = [args.classifier] if args.classifier else [model_dir / "classifier",
                                                             model_dir.parent / "classifier"]

@@ -10,7 +10,7 @@ import pytest
 import yaml
 
 from medshift.cli import main
-from medshift.config import SourceConfig
+from medshift.config.ingest import SourceConfig
 from medshift.data.raw_tier import RawTierError, check_raw_tier
 
 REPO = Path(__file__).resolve().parents[3]

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 
-from medshift.config import SplitConfig
+from medshift.config.split import SplitConfig
 from medshift.data.ingest import ingest
 from medshift.data.split import allocate, make_splits
 from medshift.data.validate import ValidationFailed, manifest_checks, run_checks, split_checks
@@ -17,7 +17,8 @@ CLASSES = ("syn_low", "syn_high", "real_low", "real_normal", "real_exposure")
 def manifest(simulated_tree, tmp_path_factory):
     from pathlib import Path
 
-    from medshift.config import IngestConfig, load_section
+    from medshift.config.base import load_section
+    from medshift.config.ingest import IngestConfig
 
     params = load_section(Path(__file__).resolve().parents[3] / "params.yaml", "ingest")
     cfg = IngestConfig.from_params({**params, "size": 32, "workers": 1, "sources": [

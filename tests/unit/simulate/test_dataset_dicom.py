@@ -9,7 +9,8 @@ import numpy as np
 import pydicom
 import pytest
 
-from medshift.config import ConfigError, SimulateConfig
+from medshift.config.base import ConfigError
+from medshift.config.simulate import SimulateConfig
 from medshift.simulate.dataset import simulate_dataset
 
 REQUIRED = ("SOPClassUID", "SOPInstanceUID", "StudyInstanceUID", "SeriesInstanceUID",
@@ -108,16 +109,20 @@ def test_gpu_profile_is_one_key_away(tmp_path):
     import shutil
     from pathlib import Path
 
-    from medshift.config import AutoencoderConfig, TrainConfig, load_section
+    from medshift.config.autoencoder import AutoencoderConfig
+    from medshift.config.base import load_section
+    from medshift.config.velocity import VelocityConfig
 
     repo = Path(__file__).resolve().parents[3]
     shutil.copytree(repo / "profiles", tmp_path / "profiles")
     text = (repo / "params.yaml").read_text()
     (tmp_path / "params.yaml").write_text(text)
-    cpu = TrainConfig.from_params(load_section(tmp_path / "params.yaml", "train"))
+    cpu = VelocityConfig.from_params(load_section(tmp_path / "params.yaml", "velocity"))
     (tmp_path / "params.yaml").write_text(text.replace("profile: cpu", "profile: gpu"))
-    gpu = TrainConfig.from_params(load_section(tmp_path / "params.yaml", "train"))
+    gpu = VelocityConfig.from_params(load_section(tmp_path / "params.yaml", "velocity"))
     ae = AutoencoderConfig.from_params(load_section(tmp_path / "params.yaml", "autoencoder"))
-    assert gpu.base_channels > cpu.base_channels and gpu.steps > cpu.steps
-    assert ae.factor == 8 and gpu.ema_decay == cpu.ema_decay  # untouched keys kept
+    assert gpu.model.base_channels > cpu.model.base_channels and gpu.steps > cpu.steps
+    assert gpu.ema_decay == cpu.ema_decay  # untouched keys kept
+    # merged recursively: the profile's model keys over params.yaml's, the rest kept
+    assert ae.model.factor == 8 and ae.model.texture_bands == 2
     assert load_section(tmp_path / "params.yaml", "ingest")["size"] >= 512

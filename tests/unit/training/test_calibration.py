@@ -105,11 +105,13 @@ def test_two_band_calibration_restores_level_and_correlation(quantile):
 
 
 def test_two_texture_bands_in_the_latent_and_the_config():
-    from medshift.config import AutoencoderConfig, ConfigError
+    from medshift.config.autoencoder import AutoencoderConfig
+    from medshift.config.base import ConfigError
     from medshift.models.autoencoder import AutoencoderSpec, KLAutoencoder
 
-    spec = AutoencoderSpec(latent_channels=3, base_channels=16, calibration_quantile=0.25,
-                           texture_bands=2)
+    from .images import small_spec
+
+    spec = small_spec(latent_channels=3, calibration_quantile=0.25, texture_bands=2)
     ae = KLAutoencoder(spec).eval()
     x = 0.5 + _correlated((2, 1, 32, 32), 0.01, 0.5, 3)
     mean, logvar = ae.encode(x)
@@ -120,4 +122,4 @@ def test_two_texture_bands_in_the_latent_and_the_config():
     assert mu.shape == (2, 3, 8, 8) and noise.shape == x.shape and torch.all(noise.std() > 0)
     for bad in ({"texture_bands": 3}, {"calibration_quantile": 1.0}):
         with pytest.raises(ConfigError):
-            AutoencoderConfig(**bad)
+            AutoencoderConfig(model=AutoencoderSpec(**bad))

@@ -10,14 +10,14 @@ from medshift.latents import LatentStats
 from medshift.models.autoencoder import AutoencoderSpec, KLAutoencoder
 from medshift.models.card import ModelCard
 from medshift.models.export import MedShiftModel, load_medshift, read_card, save_model
-from medshift.models.velocity import VelocitySpec, VelocityUNet
+from medshift.models.velocity import VelocityArchitecture, VelocitySpec, VelocityUNet
 from medshift.translation.translate import TranslationRequest, translate
 
-from .images import noisy_with_collimator
+from .images import noisy_with_collimator, small_spec
 
 
 def test_autoencoder_shapes_and_seeded_decoding():
-    ae = KLAutoencoder(AutoencoderSpec(factor=4, latent_channels=3, base_channels=16)).eval()
+    ae = KLAutoencoder(small_spec(latent_channels=3)).eval()
     x = torch.rand(2, 1, 32, 32)
     mean, logvar = ae.encode(x)
     assert mean.shape == (2, 4, 8, 8) and logvar.shape == mean.shape
@@ -27,29 +27,30 @@ def test_autoencoder_shapes_and_seeded_decoding():
 
 
 def test_noise_bases_and_kernel_come_from_the_spec_and_start_white():
-    from medshift.config import AutoencoderConfig, ConfigError
+    from medshift.config.autoencoder import AutoencoderConfig
+    from medshift.config.base import ConfigError
 
-    spec = AutoencoderSpec(base_channels=16, noise_bases=6, noise_kernel=7)
+    spec = small_spec(noise_bases=6, noise_kernel=7)
     colour = KLAutoencoder(spec).decoder.colour.weight.detach()
     assert colour.shape == (6, 1, 7, 7)
     assert torch.all(colour[:, :, 3, 3] == 1) and float(colour.abs().sum()) == 6
     with pytest.raises(ConfigError, match="noise_kernel"):
-        AutoencoderConfig(noise_kernel=6)
+        AutoencoderConfig(model=AutoencoderSpec(noise_kernel=6))
 
 
 def test_velocity_unet_shape_and_zero_initial_output():
-    net = VelocityUNet(VelocitySpec(channels=5, n_classes=5, base_channels=16))
+    net = VelocityUNet(VelocitySpec(5, 5, VelocityArchitecture(16)))
     out = net(torch.randn(3, 5, 16, 16), torch.rand(3), torch.tensor([0, 4, 5]))
     assert out.shape == (3, 5, 16, 16) and torch.count_nonzero(out) == 0
 
 
 def test_export_round_trip_translates_identically(tmp_path):
     torch.manual_seed(0)
-    ae = KLAutoencoder(AutoencoderSpec(latent_channels=2, base_channels=16)).eval()
-    vel = VelocityUNet(VelocitySpec(channels=3, n_classes=2, base_channels=16)).eval()
+    ae = KLAutoencoder(small_spec(latent_channels=2)).eval()
+    vel = VelocityUNet(VelocitySpec(3, 2, VelocityArchitecture(16))).eval()
     torch.nn.init.normal_(vel.out[-1].weight, std=0.02)
     stats = LatentStats((0.1, -0.2, 1.0), (1.0, 2.0, 0.5))
-    card = ModelCard(("a", "b"), ae.spec, stats, 16, vel.spec, data_version="d1")
+    card = ModelCard(("a", "b"), ae.spec, stats, 16, vel.spec.to_dict(), data_version="d1")
     save_model(tmp_path, {"autoencoder": ae, "velocity": vel}, card)
     loaded = load_medshift(tmp_path)
     assert loaded.classes == ("a", "b") and loaded.label("b") == 1 and loaded.label(None) == 2
@@ -106,14 +107,14 @@ def test_adaptive_weight_balances_the_gradients_at_the_layer():
 
 
 def test_texture_region_leaves_out_saturation_and_its_edge():
-    from medshift.models.layers import texture_region
+    from medshift.signal import texture_region
 
     region = texture_region(noisy_with_collimator(0.01, 0))
     assert torch.all(region[..., :19] == 0) and torch.all(region[..., 19:] == 1)
 
 
 def test_texture_losses_look_only_inside_the_texture_region():
-    from medshift.models.layers import texture_region
+    from medshift.signal import texture_region
     from medshift.training.losses import local_energy_loss, spectral_loss
 
     x = noisy_with_collimator(0.01, 0)
@@ -129,7 +130,8 @@ def test_texture_losses_look_only_inside_the_texture_region():
 
 
 def test_subpixel_upsampling_starts_as_nearest_and_has_no_notch_at_nyquist():
-    from medshift.config import AutoencoderConfig, ConfigError
+    from medshift.config.autoencoder import AutoencoderConfig
+    from medshift.config.base import ConfigError
     from medshift.models.layers import SubpixelUpsample
 
     def nyquist_power(y: torch.Tensor) -> float:  # power at the fine grid's (0.5, 0.5)
@@ -147,13 +149,13 @@ def test_subpixel_upsampling_starts_as_nearest_and_has_no_notch_at_nyquist():
         flat = up(torch.ones(1, 3, 8, 8))[..., 2:-2, 2:-2]  # ... but never on a flat input
         assert torch.allclose(flat, flat[..., :1, :1].expand_as(flat), atol=1e-5)
     for mode in ("subpixel", "bilinear"):
-        assert KLAutoencoder(AutoencoderSpec(base_channels=16, upsample=mode)).decode(
+        assert KLAutoencoder(small_spec(upsample=mode)).decode(
             torch.zeros(1, 5, 4, 4)).shape == (1, 1, 16, 16)
-    bilinear = KLAutoencoder(AutoencoderSpec(base_channels=16, upsample="bilinear")).decoder
+    bilinear = KLAutoencoder(small_spec(upsample="bilinear")).decoder
     assert [m.mode for m in bilinear.blocks if isinstance(m, torch.nn.Upsample)] == [
         "bilinear", "bilinear"]
     with pytest.raises(ConfigError, match="upsample"):
-        AutoencoderConfig(upsample="bicubic")
+        AutoencoderConfig(model=AutoencoderSpec(upsample="bicubic"))
 
 
 def test_gradient_l1_ignores_zero_mean_noise_more_than_a_lost_edge():
@@ -172,8 +174,7 @@ def test_gradient_l1_ignores_zero_mean_noise_more_than_a_lost_edge():
 
 
 def test_classifier_prediction_averages_the_four_flips():
-    from medshift.models.classifier import DomainClassifier
-    from medshift.training.classifier import predict
+    from medshift.models.classifier import DomainClassifier, predict
 
     torch.manual_seed(0)
     model = DomainClassifier(3).eval()
@@ -194,8 +195,8 @@ def test_classifier_report_counts_per_class_and_confusion():
 
 
 def test_classifier_export_round_trip(tmp_path):
-    from medshift.models.classifier import DomainClassifier
-    from medshift.models.export import load_classifier, save_export
+    from medshift.models.classifier import DomainClassifier, load_classifier
+    from medshift.models.weights import save_export
     from medshift.training.classifier import train_classifier
 
     gen = np.random.default_rng(0)

@@ -5,9 +5,13 @@ from __future__ import annotations
 import pytest
 import torch
 
-from medshift.config import AutoencoderConfig, ConfigError, TrainConfig
-from medshift.models.autoencoder import AutoencoderSpec, KLAutoencoder
+from medshift.config.autoencoder import AutoencoderConfig
+from medshift.config.base import ConfigError
+from medshift.config.velocity import VelocityConfig
+from medshift.models.autoencoder import KLAutoencoder
 from medshift.training.precision import bf16_autocast, native_bf16, use_bf16
+
+from .images import small_spec
 
 CPU = torch.device("cpu")
 
@@ -16,14 +20,14 @@ def test_bf16_setting_resolves_per_device_and_rejects_other_values():
     assert use_bf16(True, CPU) and not use_bf16(False, CPU)
     assert use_bf16("auto", CPU) == native_bf16(CPU)
     assert not native_bf16(torch.device("meta"))
-    for config in (AutoencoderConfig, TrainConfig):
+    for config in (AutoencoderConfig, VelocityConfig):
         with pytest.raises(ConfigError, match="bf16"):
             config(bf16="yes")
 
 
 def test_autoencoder_under_bf16_autocast_keeps_texture_heads_and_noise_fp32():
     torch.manual_seed(0)
-    ae = KLAutoencoder(AutoencoderSpec(base_channels=16, texture_bands=2)).eval()
+    ae = KLAutoencoder(small_spec(texture_bands=2)).eval()
     x = (0.5 + 0.02 * torch.randn(2, 1, 32, 32)).clamp(0, 1)
     with torch.no_grad():
         reference = ae(x, torch.Generator().manual_seed(1))

@@ -5,12 +5,16 @@ from __future__ import annotations
 import pytest
 import torch
 
-from medshift.config import AutoencoderConfig, TrainConfig
+from medshift.config.autoencoder import AutoencoderConfig
+from medshift.config.velocity import VelocityConfig
 from medshift.flow.guidance import guided_velocity
 from medshift.flow.solvers import solve, time_grid
+from medshift.models.velocity import VelocityArchitecture
 from medshift.training.autoencoder import train_autoencoder
 from medshift.training.distributed import DistInfo
-from medshift.training.flow import train_flow
+from medshift.training.velocity import train_velocity
+
+from .images import small_spec
 
 CPU = DistInfo(0, 1, torch.device("cpu"))
 
@@ -24,17 +28,17 @@ def _toy_latents(n_per_class: int = 24, classes: int = 3):
 
 
 def _cfg(**kw):
-    base = dict(base_channels=16, channel_mults=(1, 2), steps=200, batch_size=16, lr=2e-3,
+    base = dict(model=VelocityArchitecture(16, (1, 2)), steps=200, batch_size=16, lr=2e-3,
                 warmup_steps=10, log_every=10, checkpoint_every=50, sample_every=1000,
                 ema_decay=0.9)
     base.update(kw)
-    return TrainConfig(**base)
+    return VelocityConfig(**base)
 
 
-def test_flow_loss_falls_and_generations_separate_classes(tmp_path):
+def test_velocity_loss_falls_and_generations_separate_classes(tmp_path):
     latents, labels = _toy_latents()
     seen = []
-    _, ema = train_flow(_cfg(), latents, labels, 3, CPU, tmp_path,
+    _, ema = train_velocity(_cfg(), latents, labels, 3, CPU, tmp_path,
                         on_step=lambda s, m: seen.append(m["loss"]))
     assert sum(seen[-3:]) / 3 < 0.5 * sum(seen[:3]) / 3
     x0 = torch.randn(6, 2, 8, 8, generator=torch.Generator().manual_seed(1))
@@ -53,15 +57,15 @@ class _Killed(RuntimeError):
 def test_killed_run_resumes_to_identical_weights(tmp_path):
     latents, labels = _toy_latents(8)
     cfg = _cfg(steps=30, checkpoint_every=10)
-    model_a, ema_a = train_flow(cfg, latents, labels, 3, CPU, tmp_path / "a")
+    model_a, ema_a = train_velocity(cfg, latents, labels, 3, CPU, tmp_path / "a")
 
     def kill(step, path):
         if step == 20:
             raise _Killed
 
     with pytest.raises(_Killed):
-        train_flow(cfg, latents, labels, 3, CPU, tmp_path / "b", on_checkpoint=kill)
-    model_b, ema_b = train_flow(cfg, latents, labels, 3, CPU, tmp_path / "b")
+        train_velocity(cfg, latents, labels, 3, CPU, tmp_path / "b", on_checkpoint=kill)
+    model_b, ema_b = train_velocity(cfg, latents, labels, 3, CPU, tmp_path / "b")
     for a, b in zip(model_a.state_dict().values(), model_b.state_dict().values(), strict=True):
         assert torch.equal(a, b)
     for a, b in zip(ema_a.state_dict().values(), ema_b.state_dict().values(), strict=True):
@@ -70,14 +74,14 @@ def test_killed_run_resumes_to_identical_weights(tmp_path):
 
 def test_autoencoder_loss_falls_on_tiny_images(tmp_path):
     from medshift.evaluation.texture import noise_sigma
-    from medshift.training.autoencoder import reconstruct
+    from medshift.models.autoencoder import reconstruct
 
     gen = torch.Generator().manual_seed(0)
     yy = torch.linspace(0, 1, 32).view(1, 1, 32, 1)
     images = (0.3 + 0.4 * yy + 0.02 * torch.randn(12, 1, 32, 32, generator=gen)).clamp(0, 1)
     seen = []
-    cfg = AutoencoderConfig(steps=100, batch_size=8, crop=16, base_channels=16, log_every=10,
-                            checkpoint_every=100, lr=1e-3)
+    cfg = AutoencoderConfig(model=small_spec(), steps=100, batch_size=8, crop=16,
+                            edge_weight=0.0, log_every=10, checkpoint_every=100, lr=1e-3)
     model = train_autoencoder(cfg, images.numpy(), CPU, tmp_path,
                               on_step=lambda s, m: seen.append(m))
     first, last = seen[:2], seen[-2:]
@@ -95,17 +99,17 @@ def test_resume_replays_the_curve_and_ignores_another_configurations_checkpoints
     latents, labels = _toy_latents(8)
     cfg = _cfg(steps=20, checkpoint_every=10, log_every=5, sample_every=10)
     first, sampled = [], []
-    train_flow(cfg, latents, labels, 3, CPU, tmp_path, on_step=lambda s, m: first.append(s))
+    train_velocity(cfg, latents, labels, 3, CPU, tmp_path, on_step=lambda s, m: first.append(s))
     # rerun of a finished run: the whole loss curve again, and the final sample grid
     again = []
-    train_flow(cfg, latents, labels, 3, CPU, tmp_path, on_step=lambda s, m: again.append(s),
+    train_velocity(cfg, latents, labels, 3, CPU, tmp_path, on_step=lambda s, m: again.append(s),
                on_sample=lambda s, ema: sampled.append(s))
     assert again == first == [5, 10, 15, 20] and sampled == [20]
     # a changed learning rate must train afresh, not resume the finished run
     fresh = []
-    model, _ = train_flow(_cfg(steps=20, checkpoint_every=10, log_every=5, lr=1e-3), latents,
+    model, _ = train_velocity(_cfg(steps=20, checkpoint_every=10, log_every=5, lr=1e-3), latents,
                           labels, 3, CPU, tmp_path, on_step=lambda s, m: fresh.append(s))
-    reference, _ = train_flow(_cfg(steps=20, checkpoint_every=10, log_every=5, lr=1e-3),
+    reference, _ = train_velocity(_cfg(steps=20, checkpoint_every=10, log_every=5, lr=1e-3),
                               latents, labels, 3, CPU, tmp_path / "clean")
     assert fresh == [5, 10, 15, 20]
     assert sorted(f.name for f in tmp_path.glob("step-*.pt")) == ["step-0000010.pt",
@@ -136,8 +140,9 @@ def test_killed_adversarial_autoencoder_resumes_to_identical_weights(tmp_path):
     """The critic and its optimiser are part of the checkpoint: a resumed run matches."""
     gen = torch.Generator().manual_seed(0)
     images = (0.5 + 0.05 * torch.randn(8, 1, 32, 32, generator=gen)).clamp(0, 1).numpy()
-    cfg = AutoencoderConfig(steps=8, batch_size=4, crop=16, base_channels=16, log_every=2,
-                            checkpoint_every=4, adversarial_weight=0.5, adversarial_start=2)
+    cfg = AutoencoderConfig(model=small_spec(), steps=8, batch_size=4, crop=16, edge_weight=0.0,
+                            log_every=2, checkpoint_every=4, adversarial_weight=0.5,
+                            adversarial_start=2)
     seen = []
     model_a = train_autoencoder(cfg, images, CPU, tmp_path / "a",
                                 on_step=lambda s, m: seen.append(m))
@@ -152,3 +157,25 @@ def test_killed_adversarial_autoencoder_resumes_to_identical_weights(tmp_path):
     model_b = train_autoencoder(cfg, images, CPU, tmp_path / "b")
     for a, b in zip(model_a.state_dict().values(), model_b.state_dict().values(), strict=True):
         assert torch.equal(a, b)
+
+
+def test_changing_an_evaluation_only_key_resumes_instead_of_retraining(tmp_path):
+    """log_every, checkpoint_every and the sample figure's keys are not in the run key: a
+    finished run with only those changed resumes at its last step (no new checkpoint, same
+    weights); a key that changes the weights (lr) trains afresh."""
+    import dataclasses
+
+    latents, labels = _toy_latents(8)
+    cfg = _cfg(steps=20, checkpoint_every=10, log_every=5)
+    model, _ = train_velocity(cfg, latents, labels, 3, CPU, tmp_path)
+    saved: list[int] = []
+    drawn = dataclasses.replace(cfg, log_every=4, checkpoint_every=5, sample_every=2,
+                                sample_nfe=3, sample_method="euler", guidance=2.0)
+    again, _ = train_velocity(drawn, latents, labels, 3, CPU, tmp_path,
+                              on_checkpoint=lambda s, p: saved.append(s))
+    assert saved == []
+    for a, b in zip(model.state_dict().values(), again.state_dict().values(), strict=True):
+        assert torch.equal(a, b)
+    train_velocity(dataclasses.replace(cfg, lr=1e-3), latents, labels, 3, CPU, tmp_path,
+                   on_checkpoint=lambda s, p: saved.append(s))
+    assert saved == [10, 20]

@@ -11,24 +11,25 @@ from PIL import Image
 from medshift.cli import main
 from medshift.data.dicom import read_dicom
 from medshift.latents import LatentStats
-from medshift.models.autoencoder import AutoencoderSpec, KLAutoencoder
+from medshift.models.autoencoder import KLAutoencoder
 from medshift.models.card import ModelCard
 from medshift.models.export import load_medshift, save_model
-from medshift.models.velocity import VelocitySpec, VelocityUNet
+from medshift.models.velocity import VelocityArchitecture, VelocitySpec, VelocityUNet
 from medshift.translation.files import from_working, to_working
 from medshift.translation.translate import TranslationRequest, translate
 
 from ..data.dicom_factory import make_dicom
+from ..training.images import small_spec
 
 
 @pytest.fixture(scope="module")
 def model_dir(tmp_path_factory):
     torch.manual_seed(0)
-    ae = KLAutoencoder(AutoencoderSpec(latent_channels=2, base_channels=16)).eval()
-    vel = VelocityUNet(VelocitySpec(channels=3, n_classes=3, base_channels=16)).eval()
+    ae = KLAutoencoder(small_spec(latent_channels=2)).eval()
+    vel = VelocityUNet(VelocitySpec(3, 3, VelocityArchitecture(16))).eval()
     torch.nn.init.normal_(vel.out[-1].weight, std=0.05)
     card = ModelCard(("syn", "real_low", "real_high"), ae.spec,
-                     LatentStats((0.0, 0.0, 0.0), (1.0, 1.0, 1.0)), 32, vel.spec,
+                     LatentStats((0.0, 0.0, 0.0), (1.0, 1.0, 1.0)), 32, vel.spec.to_dict(),
                      data_version="test")
     path = tmp_path_factory.mktemp("model") / "medshift"
     save_model(path, {"autoencoder": ae, "velocity": vel}, card)

@@ -5,7 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from medshift.config import ConfigError, TranslateConfig
+from medshift.config.base import ConfigError
+from medshift.config.translate import TranslateConfig
 from medshift.translation.plan import translation_plan
 from medshift.translation.store import (
     group_file,

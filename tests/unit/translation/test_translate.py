@@ -8,10 +8,10 @@ import torch
 
 from medshift.flow.solvers import METHODS
 from medshift.latents import LatentStats, decode, encode
-from medshift.models.autoencoder import AutoencoderSpec, KLAutoencoder
+from medshift.models.autoencoder import KLAutoencoder
 from medshift.models.card import ModelCard
 from medshift.models.export import MedShiftModel
-from medshift.models.velocity import VelocitySpec, VelocityUNet
+from medshift.models.velocity import VelocityArchitecture, VelocitySpec, VelocityUNet
 from medshift.seeding import image_generators, image_seed, randn
 from medshift.translation.sdedit import sdedit
 from medshift.translation.translate import (
@@ -22,14 +22,16 @@ from medshift.translation.translate import (
     translate_to_targets,
 )
 
+from ..training.images import small_spec
+
 
 def _model(dtype=torch.float32) -> MedShiftModel:
     torch.manual_seed(0)
-    ae = KLAutoencoder(AutoencoderSpec(latent_channels=2, base_channels=16)).eval()
-    vel = VelocityUNet(VelocitySpec(channels=3, n_classes=3, base_channels=16)).eval()
+    ae = KLAutoencoder(small_spec(latent_channels=2)).eval()
+    vel = VelocityUNet(VelocitySpec(3, 3, VelocityArchitecture(16))).eval()
     torch.nn.init.normal_(vel.out[-1].weight, std=0.05)
     card = ModelCard(("a", "b", "c"), ae.spec, LatentStats((0.1, -0.2, 1.0), (1.0, 2.0, 0.5)),
-                     16, vel.spec)
+                     16, vel.spec.to_dict())
     return MedShiftModel(ae.to(dtype), vel.to(dtype), card)
 
 

@@ -1,12 +1,13 @@
-"""Train the class-conditional velocity model on normalised latents."""
+"""Train the class-conditional velocity model on normalised latents (DVC stage `velocity`)."""
 
 from __future__ import annotations
 
 from pathlib import Path
+from typing import cast
 
 import torch
 
-from medshift.config import TrainConfig
+from medshift.config.velocity import VelocityConfig
 from medshift.flow.paths import sample_path
 from medshift.models.velocity import VelocitySpec, VelocityUNet
 from medshift.training.distributed import DistInfo
@@ -16,15 +17,16 @@ from medshift.training.losses import flow_matching_loss
 from medshift.training.precision import bf16_autocast, use_bf16
 
 
-def train_flow(cfg: TrainConfig, latents: torch.Tensor, labels: torch.Tensor, n_classes: int,
-               info: DistInfo, checkpoint_dir: Path, on_step: OnStep | None = None,
-               on_checkpoint=None, on_sample=None) -> tuple[VelocityUNet, VelocityUNet]:
+def train_velocity(cfg: VelocityConfig, latents: torch.Tensor, labels: torch.Tensor,
+                   n_classes: int, info: DistInfo, checkpoint_dir: Path,
+                   on_step: OnStep | None = None, on_checkpoint=None, on_sample=None
+                   ) -> tuple[VelocityUNet, VelocityUNet]:
     """Returns (model, EMA model). Labels are replaced by the null label with p_uncond.
 
     ``on_sample(step, ema_model)`` is called every ``cfg.sample_every`` steps and at the end.
     """
     torch.manual_seed(cfg.seed)
-    spec = VelocitySpec(latents.shape[1], n_classes, cfg.base_channels, cfg.channel_mults)
+    spec = VelocitySpec(latents.shape[1], n_classes, cfg.model)
     model = VelocityUNet(spec).to(info.device)
     net = torch.nn.parallel.DistributedDataParallel(model) if info.enabled else model
     ema = EMA(model, cfg.ema_decay)
@@ -49,7 +51,7 @@ def train_flow(cfg: TrainConfig, latents: torch.Tensor, labels: torch.Tensor, n_
 
     loop = LoopConfig(cfg.steps, cfg.batch_size, cfg.seed, cfg.checkpoint_every, cfg.log_every,
                       cfg.grad_clip, desc="velocity (bf16)" if bf16 else "velocity",
-                      fingerprint=repr((sorted(cfg.__dict__.items()), n_classes)))
+                      fingerprint=repr((cfg.run_fingerprint(), n_classes)))
     sampled: set[int] = set()
 
     def report(step: int, metrics: dict[str, float]) -> None:
@@ -64,4 +66,4 @@ def train_flow(cfg: TrainConfig, latents: torch.Tensor, labels: torch.Tensor, n_
         after_update=lambda: ema.update(model), on_checkpoint=on_checkpoint)
     if on_sample is not None and cfg.steps not in sampled:  # resumed at the very end
         on_sample(cfg.steps, ema.model)
-    return model.eval(), ema.model
+    return model.eval(), cast(VelocityUNet, ema.model)
