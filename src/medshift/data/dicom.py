@@ -223,7 +223,7 @@ def _check_image(ds, max_pixels: int) -> None:
     photometric = (_element(ds, "PhotometricInterpretation") or "").upper()
     if photometric not in ("MONOCHROME1", "MONOCHROME2") or _int(ds, "SamplesPerPixel", 1) != 1:
         raise IngestError("unsupported_photometric", photometric or "missing")
-    rows, cols = _int(ds, "Rows", 0), _int(ds, "Columns", 0)
+    rows, cols = _int(ds, "Rows", 0) or 0, _int(ds, "Columns", 0) or 0
     if rows * cols > max_pixels:
         raise IngestError("too_large", f"Rows x Columns {rows} x {cols} exceeds the limit of "
                           f"{max_pixels} pixels; not decoded")

@@ -127,7 +127,7 @@ def _process(c: Candidate, cfg: IngestConfig, images_dir: Path) -> tuple[dict, l
     for column, keyword in (("kvp", "KVP"), ("exposure_uas", "ExposureInuAs"),
                             ("bits_stored", "BitsStored")):
         row[column] = _optional(header, keyword, notes)
-    row["bits_stored"] = int(decoded.bits_stored or row["bits_stored"] or 8)
+    row["bits_stored"] = int(decoded.bits_stored or row["bits_stored"] or 8)  # type: ignore[call-overload]
     row = {column: row[column] for column in MANIFEST_COLUMNS}
     notes += sanitise(row)
     _store(pixels, cfg.size, images_dir / f"{row['image_id']}.npy")

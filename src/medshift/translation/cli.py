@@ -71,7 +71,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 def _resolve_model(spec: str) -> Path:
     if spec.startswith("models:/"):
         try:  # MLflow lives in the pipeline package, never in the library
-            from pipeline.registry import resolve_model_uri  # type: ignore[import-not-found]
+            from pipeline.registry import resolve_model_uri
         except ImportError as exc:
             raise UsageError(f"{spec}: registry URIs are resolved by the pipeline's MLflow "
                              f"registry; run from the repository with the pipeline extra "
@@ -204,8 +204,8 @@ def run_translate(args: argparse.Namespace) -> int:
     except UsageError as exc:
         print(f"medshift translate: error: {exc}", file=sys.stderr)
         return 2
-    files, failures = discover(args.inputs)
-    failures = [(str(p), r) for p, r in failures]
+    files, missing = discover(args.inputs)
+    failures = [(str(p), r) for p, r in missing]
     start, done, batch = time.perf_counter(), 0, []
     bar = tqdm(files, desc="translate", unit="file", disable=args.quiet, mininterval=1.0)
     for n, (path, key) in enumerate(bar):

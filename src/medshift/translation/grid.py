@@ -25,7 +25,8 @@ def translation_grid(images: np.ndarray, labels: np.ndarray, model: MedShiftMode
     rows = [int(np.flatnonzero(labels == k)[0]) for k in range(len(classes))
             if (labels == k).any()]
     # inverted once per row, then generated for every target
-    outs, _ = translate_to_targets(model, images[rows], labels[rows], range(len(classes)),
+    outs, _ = translate_to_targets(model, images[rows], labels[rows].tolist(),
+                                   list(range(len(classes))),
                                    request)
     fig, axes = plt.subplots(len(rows), len(classes) + 1,
                              figsize=(1.6 * (len(classes) + 1), 1.6 * len(rows)), squeeze=False)
