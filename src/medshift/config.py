@@ -209,11 +209,14 @@ class ClassifierConfig:
     steps: int = 600
     batch_size: int = 32
     lr: float = 2e-3
+    width: int = 32
+    texture: bool = True
     seed: int = 0
 
     def __post_init__(self) -> None:
-        if self.steps < 1 or self.batch_size < 1 or self.lr <= 0:
-            raise ConfigError("params.classifier: steps and batch_size must be >= 1, lr > 0")
+        if self.steps < 1 or self.batch_size < 1 or self.lr <= 0 or self.width < 2:
+            raise ConfigError("params.classifier: steps and batch_size must be >= 1, lr > 0, "
+                              "width >= 2")
 
     @classmethod
     def from_params(cls, values: dict[str, Any]) -> ClassifierConfig:

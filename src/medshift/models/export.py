@@ -53,7 +53,7 @@ def load_classifier(directory: Path | str) -> tuple[DomainClassifier, dict]:
     """The domain/dose classifier and its metadata from an export directory."""
     directory = Path(directory)
     meta = json.loads((directory / "metadata.json").read_text())
-    model = DomainClassifier(len(meta["classes"]), meta["width"])
+    model = DomainClassifier(len(meta["classes"]), meta["width"], meta.get("texture", False))
     model.load_state_dict(_weights(directory, "classifier"))
     return model.eval(), meta
 
