@@ -40,7 +40,8 @@ def main() -> None:
         start = time.perf_counter()
         model = train_classifier(train.images, train.labels, len(classes), cfg.steps,
                                  cfg.seed, cfg.batch_size, lr=cfg.lr, progress=True,
-                                 texture=cfg.texture, width=cfg.width)
+                                 texture=cfg.texture, width=cfg.width,
+                                 texture_c=cfg.texture_c)
         train_seconds = time.perf_counter() - start
         report = {**classifier_report(predict(model, test.images), test.labels, classes),
                   "train_images": int(len(train)), "test_images": int(len(test))}

@@ -211,12 +211,14 @@ class ClassifierConfig:
     lr: float = 2e-3
     width: int = 32
     texture: bool = True
+    texture_c: float = 10.0
     seed: int = 0
 
     def __post_init__(self) -> None:
-        if self.steps < 1 or self.batch_size < 1 or self.lr <= 0 or self.width < 2:
+        if (self.steps < 1 or self.batch_size < 1 or self.lr <= 0 or self.width < 2
+                or self.texture_c <= 0):
             raise ConfigError("params.classifier: steps and batch_size must be >= 1, lr > 0, "
-                              "width >= 2")
+                              "width >= 2, texture_c > 0")
 
     @classmethod
     def from_params(cls, values: dict[str, Any]) -> ClassifierConfig:

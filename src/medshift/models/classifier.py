@@ -31,6 +31,9 @@ class DomainClassifier(nn.Module):
         self.register_buffer("texture_mean", torch.zeros(n_texture))
         self.register_buffer("texture_std", torch.ones(n_texture))
         self.head = nn.Linear(4 * width + n_texture, n_classes)
+        # a linear texture expert fitted apart from the CNN (fit_texture_head): the joint
+        # head leans on CNN features that fit the training images perfectly
+        self.texture_head = nn.Linear(n_texture, n_classes) if texture else None
 
     def _inputs(self, x: torch.Tensor) -> torch.Tensor:
         # dose classes differ in pixel-level noise, which a strided first layer would alias:
@@ -69,7 +72,20 @@ class DomainClassifier(nn.Module):
         they are invariant to flips, so views of one image can share them."""
         return texture_statistics(x) if self.texture else None
 
+    def joint_logits(self, x: torch.Tensor, texture: torch.Tensor | None = None
+                     ) -> torch.Tensor:
+        """The CNN head's logits (B, n_classes) on ``features`` (what training fits)."""
+        return self.head(self.features(x, texture))
+
     def forward(self, x: torch.Tensor, texture: torch.Tensor | None = None) -> torch.Tensor:
         """Class logits (B, n_classes) of x (B, 1, H, W) in [0, 1]; ``texture`` as in
-        ``features``."""
-        return self.head(self.features(x, texture))
+        ``features``. With texture, a product of experts: log p_joint + log p_texture, the
+        second from the linear texture head on the standardised statistics."""
+        logits = self.joint_logits(x, texture)
+        if self.texture_head is None:
+            return logits
+        if texture is None:
+            texture = texture_statistics(x)
+        standard = (texture - self.texture_mean) / self.texture_std
+        return (torch.log_softmax(logits, 1)
+                + torch.log_softmax(self.texture_head(standard), 1))

@@ -15,7 +15,7 @@ from medshift.training.augment import flip_and_shift, random_crop
 def train_classifier(images: np.ndarray, labels: np.ndarray, n_classes: int, steps: int,
                      seed: int = 0, batch: int = 32, crop: int | None = None,
                      lr: float = 2e-3, progress: bool = False, texture: bool = False,
-                     width: int = 32) -> DomainClassifier:
+                     width: int = 32, texture_c: float = 10.0) -> DomainClassifier:
     """The classifier on training images, with flips and small shifts as augmentation and
     a one-cycle learning rate; with ``crop``, on random crops of that size (a texture
     feature network for crop training).
@@ -25,7 +25,8 @@ def train_classifier(images: np.ndarray, labels: np.ndarray, n_classes: int, ste
 
     With ``texture`` the model also reads the images' texture statistics, computed once
     per training image (flips leave them unchanged; shifts move only excluded border
-    pixels) and standardised by their training mean and std.
+    pixels) and standardised by their training mean and std, and a linear texture head
+    is fitted on them after the CNN (``fit_texture_head`` with ``texture_c``).
     """
     if texture and crop is not None:
         raise ValueError("texture statistics are per whole image: train on crops without them")
@@ -45,13 +46,45 @@ def train_classifier(images: np.ndarray, labels: np.ndarray, n_classes: int, ste
         xb = flip_and_shift(x[idx], gen, shift=0 if crop else 3)
         if crop is not None:
             xb = random_crop(xb, crop, gen)
-        logits = model(xb, None if stats is None else stats[idx])
+        logits = model.joint_logits(xb, None if stats is None else stats[idx])
         loss = nn.functional.cross_entropy(logits, y[idx])
         optimizer.zero_grad()
         loss.backward()
         optimizer.step()
         schedule.step()
+    if stats is not None:
+        fit_texture_head(model, stats, y, texture_c)
     return model.eval()
+
+
+def fit_texture_head(model: DomainClassifier, stats: torch.Tensor, labels: torch.Tensor,
+                     c: float = 10.0) -> None:
+    """Multinomial logistic regression of ``labels`` (N,) on the standardised texture
+    statistics (N, N_TEXTURE) into ``model.texture_head``: minimises
+    sum_i CE_i + ||W||^2 / (2 c) (scikit-learn's C = ``c``; the bias is not penalised) by
+    L-BFGS in float64, deterministic for given data."""
+    if model.texture_head is None:
+        raise ValueError("the model has no texture head (texture=False)")
+    z = ((stats - model.texture_mean) / model.texture_std).double()
+    head = nn.Linear(z.shape[1], model.texture_head.out_features).double()
+    nn.init.zeros_(head.weight)
+    nn.init.zeros_(head.bias)
+    optimizer = torch.optim.LBFGS(head.parameters(), lr=1.0, max_iter=500,
+                                  tolerance_grad=1e-9, tolerance_change=1e-12,
+                                  line_search_fn="strong_wolfe")
+
+    def closure() -> torch.Tensor:
+        optimizer.zero_grad()
+        loss = (nn.functional.cross_entropy(head(z), labels, reduction="sum")
+                + head.weight.pow(2).sum() / (2 * c))
+        loss.backward()
+        return loss
+
+    with torch.enable_grad():
+        optimizer.step(closure)
+    with torch.no_grad():
+        model.texture_head.weight.copy_(head.weight.float())
+        model.texture_head.bias.copy_(head.bias.float())
 
 
 @torch.no_grad()

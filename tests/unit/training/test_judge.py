@@ -91,6 +91,7 @@ def test_texture_classifier_export_round_trip_and_features(tmp_path):
         assert torch.equal(loaded(x), model(x)) and meta["classes"] == ["a", "b"]
         assert loaded.features(x).shape == (4, 4 * 16 + N_TEXTURE)
         assert torch.equal(loaded.texture_std, model.texture_std)
+        assert torch.equal(loaded.texture_head.weight, model.texture_head.weight)
 
 
 def test_texture_is_refused_with_crops():
@@ -99,3 +100,20 @@ def test_texture_is_refused_with_crops():
     images, labels = _noise_classes(4, 4)
     with pytest.raises(ValueError, match="crop"):
         train_classifier(images, labels, 2, steps=1, crop=16, texture=True)
+
+
+def test_texture_head_is_scikit_learns_logistic_regression():
+    sklearn = pytest.importorskip("sklearn.linear_model")
+    from medshift.models.classifier import N_TEXTURE, DomainClassifier
+    from medshift.training.classifier import fit_texture_head
+
+    gen = torch.Generator().manual_seed(5)
+    labels = torch.arange(90) % 3
+    stats = torch.randn(90, N_TEXTURE, generator=gen) + labels[:, None].float()
+    model = DomainClassifier(3, 8, texture=True)  # standardisation left at mean 0, std 1
+    fit_texture_head(model, stats, labels, c=2.0)
+    reference = sklearn.LogisticRegression(C=2.0, tol=1e-10, max_iter=10_000).fit(
+        stats.double().numpy(), labels.numpy())
+    assert np.allclose(model.texture_head.weight.detach().numpy(), reference.coef_, atol=2e-3)
+    assert np.allclose(model.texture_head.bias.detach().numpy(), reference.intercept_,
+                       atol=2e-3)
