@@ -9,6 +9,8 @@
 2. End to end through `medshift translate`: DICOM files in, DICOM files out (decode,
    resample, translate, resample, encode), images/s at the default settings.
 3. Peak RSS of `medshift translate` on 100 and on 1,000 inputs (a child process each).
+4. `--source auto` through the CLI on every test-split DICOM: the share whose predicted
+   source is the true class, next to the classifier stage's own test accuracy.
 Writes benchmarks/results/translate.json. Run on a quiet machine: timings are wall clock.
 """
 
@@ -99,6 +101,30 @@ def _cli(model: Path, inputs: Path, out: Path) -> tuple[float, float]:
     return wall, peak
 
 
+def auto_source_accuracy(model_dir: Path, tmp: Path) -> dict:
+    """`medshift translate --source auto` on the test split's DICOM files."""
+    manifest = pd.read_parquet(REPO / "data/interim/manifest.parquet")
+    splits = pd.read_parquet(REPO / "data/processed/splits.parquet")
+    rows = manifest.merge(splits[splits.split == "test"], on="image_id")
+    folder = tmp / "auto_in"
+    folder.mkdir()
+    truth = {}
+    for k, row in enumerate(rows.itertuples()):
+        name = f"in{k:04d}.dcm"
+        shutil.copy(REPO / row.path, folder / name)
+        truth[name] = row.class_name
+    cmd = [sys.executable, "-m", "medshift.cli", "translate", "--model", str(model_dir),
+           "--source", "auto", "--target", "real_normal", "--quiet", "--out",
+           str(tmp / "auto_out"), str(folder)]
+    lines = subprocess.run(cmd, check=True, capture_output=True, text=True).stdout
+    picked = {Path(line.split(":")[0]).name: line.rsplit("-> ", 1)[1].strip()
+              for line in lines.splitlines() if "source auto ->" in line}
+    hits = sum(picked.get(name) == cls for name, cls in truth.items())
+    judge = json.loads((REPO / "reports/classifier.json").read_text())
+    return {"images": len(truth), "accuracy": round(hits / len(truth), 4),
+            "classifier_stage_accuracy": judge["overall_accuracy"]}
+
+
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--model", type=Path, default=REPO / "models/medshift")
@@ -123,6 +149,8 @@ def main() -> None:
             rss[count] = round(peak, 1)
             print({"inputs": count, "peak_rss_mib": rss[count]}, flush=True)
         result["peak_rss_mib"] = rss
+        result["auto_source"] = auto_source_accuracy(args.model, tmp)
+        print(result["auto_source"], flush=True)
     out = REPO / "benchmarks/results/translate.json"
     out.write_text(json.dumps(result, indent=2) + "\n")
     print(f"wrote {out}")

@@ -16,11 +16,16 @@ class ClassifierConfig:
     steps: int = 600
     batch_size: int = 32
     lr: float = 2e-3
+    width: int = 32
+    texture: bool = True
+    texture_c: float = 10.0
     seed: int = 0
 
     def __post_init__(self) -> None:
         check("classifier", [(self.steps >= 1 and self.batch_size >= 1 and self.lr > 0,
-                              "steps and batch_size must be >= 1, lr > 0")])
+                              "steps and batch_size must be >= 1, lr > 0"),
+                             (self.width >= 2 and self.texture_c > 0,
+                              "width must be >= 2 and texture_c > 0")])
 
     @classmethod
     def from_params(cls, values: dict[str, Any]) -> ClassifierConfig:
