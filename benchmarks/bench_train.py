@@ -25,7 +25,7 @@ from pathlib import Path
 import torch
 import yaml
 
-from medshift.training.precision import use_bf16
+from medshift.precision import use_bf16
 
 STAGES = {"autoencoder": "reports/plots/autoencoder_loss.csv",
           "velocity": "reports/plots/velocity_loss.csv"}

@@ -70,7 +70,7 @@ def main() -> None:
             images, keys = data.images[chosen], data.rows.loc[chosen, "image_id"].tolist()
             request = TranslationRequest(tau=tau, nfe=cfg.nfe, solver=cfg.solver,
                                          guidance=cfg.guidance, seed=cfg.seed,
-                                         batch_size=cfg.batch_size)
+                                         batch_size=cfg.batch_size, bf16=cfg.bf16)
             targets = [model.label(p.target) for p in pairs]
             start = time.perf_counter()
             outs, nfe = _run(method, model, images, model.label(source), targets, request, keys)
@@ -88,11 +88,13 @@ def main() -> None:
     bar.close()
     index = write_index(args.out, rows)
     counts = index.groupby("method").size()
-    report = {"device": str(device), "split": cfg.split, "solver": cfg.solver,
+    report = {"device": str(device), "threads": torch.get_num_threads(), "split": cfg.split,
+              "solver": cfg.solver, "bf16": cfg.bf16,
               "nfe": {m: int(index.loc[index.method == m, "nfe"].iloc[0]) for m in counts.index},
               "translations": {m: int(n) for m, n in counts.items()},
               "seconds": {m: round(s, 2) for m, s in seconds.items()},
-              "images_per_second": {m: round(counts[m] / seconds[m], 2) for m in counts.index},
+              "images_per_second": {m: round(float(counts[m] / seconds[m]), 2)
+                                    for m in counts.index},
               "pairs": len(plan), "taus": sorted({p.tau for p in plan})}
     write_json(args.report, report)
     print(f"translate: {len(index)} translations in {sum(seconds.values()):.1f} s "

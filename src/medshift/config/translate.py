@@ -26,6 +26,7 @@ class TranslateConfig:
     guidance: float = 1.5
     batch_size: int = 64
     seed: int = 0
+    bf16: bool | str = "auto"
     split: str = "test"
 
     def __post_init__(self) -> None:
@@ -37,7 +38,8 @@ class TranslateConfig:
              "methods must be among medshift, sdedit"),
             (self.solver in SOLVERS, f"solver must be one of {', '.join(SOLVERS)}"),
             (self.nfe >= 1 and self.batch_size >= 1, "nfe and batch_size must be >= 1"),
-            (self.split in ("train", "val", "test"), "split must be train, val or test")])
+            (self.split in ("train", "val", "test"), "split must be train, val or test"),
+            (self.bf16 in (True, False, "auto"), "bf16 must be true, false or auto")])
 
     @classmethod
     def from_params(cls, values: dict[str, Any]) -> TranslateConfig:

@@ -12,6 +12,7 @@ from medshift.config.autoencoder import AutoencoderConfig
 from medshift.models.autoencoder import KLAutoencoder
 from medshift.models.classifier import DomainClassifier
 from medshift.models.discriminator import PatchDiscriminator
+from medshift.precision import bf16_autocast, use_bf16
 from medshift.signal import texture_region
 from medshift.training.augment import crop_and_flip
 from medshift.training.distributed import DistInfo
@@ -25,7 +26,6 @@ from medshift.training.losses import (
     local_energy_loss,
     spectral_loss,
 )
-from medshift.training.precision import bf16_autocast, use_bf16
 
 
 class Adversary:

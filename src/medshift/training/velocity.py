@@ -10,11 +10,11 @@ import torch
 from medshift.config.velocity import VelocityConfig
 from medshift.flow.paths import sample_path
 from medshift.models.velocity import VelocitySpec, VelocityUNet
+from medshift.precision import bf16_autocast, use_bf16
 from medshift.training.distributed import DistInfo
 from medshift.training.ema import EMA
 from medshift.training.loop import LoopConfig, OnStep, TrainState, run, warmup_cosine
 from medshift.training.losses import flow_matching_loss
-from medshift.training.precision import bf16_autocast, use_bf16
 
 
 def train_velocity(cfg: VelocityConfig, latents: torch.Tensor, labels: torch.Tensor,

@@ -64,6 +64,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help="domain classifier export for --source auto (default: the model's "
                         "sibling 'classifier' folder)")
     p.add_argument("--device", default="auto", help="cpu, cuda, cuda:N or auto")
+    p.add_argument("--precision", choices=("auto", "bf16", "fp32"), default="auto",
+                   help="bf16 autocast of the networks (auto: where the device computes "
+                        "bf16 natively)")
     p.add_argument("--overwrite", action="store_true", help="replace existing outputs")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
 
@@ -127,7 +130,9 @@ def _setup(args: argparse.Namespace):
     try:
         request = TranslationRequest(tau=args.tau, nfe=args.nfe, solver=args.solver,
                                      guidance=args.guidance, seed=args.seed,
-                                     batch_size=args.batch_size)
+                                     batch_size=args.batch_size,
+                                     bf16={"auto": "auto", "bf16": True,
+                                           "fp32": False}[args.precision])
     except ValueError as exc:
         raise UsageError(str(exc)) from None
     model_dir = _resolve_model(args.model)

@@ -16,6 +16,7 @@ import torch
 
 from medshift.latents import encode
 from medshift.models.export import MedShiftModel
+from medshift.precision import bf16_autocast, use_bf16
 from medshift.seeding import image_generators, image_seed, randn
 from medshift.translation.translate import TranslationRequest, batch_slices, generate
 
@@ -41,7 +42,9 @@ def sdedit(model: MedShiftModel, images: np.ndarray | torch.Tensor, targets: Seq
     out: dict[int, list[np.ndarray]] = {t: [] for t in targets}
     nfe, tau = 0, request.tau
     for part in batch_slices(n, request.batch_size):
-        z1 = encode(model.autoencoder, images[part], model.stats)
+        x = torch.as_tensor(images[part], dtype=torch.float32).to(model.device)
+        with bf16_autocast(use_bf16(request.bf16, x.device), x.device):
+            z1 = encode(model.autoencoder, x, model.stats).float()
         # a seed stream apart from the decoder's, so path and texture noise never coincide
         gens = image_generators(image_seed(request.seed, "sdedit"), keys[part], z1.device)
         eps = randn(z1.shape, gens, z1.device, z1.dtype)

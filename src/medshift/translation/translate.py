@@ -26,6 +26,7 @@ from medshift.flow.guidance import guided_velocity
 from medshift.flow.solvers import METHODS, VelocityFn, check_method, solve, time_grid
 from medshift.latents import decode, encode
 from medshift.models.export import MedShiftModel
+from medshift.precision import bf16_autocast, use_bf16
 from medshift.seeding import image_generators
 
 
@@ -42,6 +43,10 @@ class TranslationRequest:
         seed: run seed of the decoder's per-image texture noise (and SDEdit's noise).
         batch_size: images per forward pass; bounds peak memory.
         rtol, atol: tolerances of the adaptive solver.
+        bf16: bf16 autocast for the velocity network and the decoder's trunk (True, False,
+            or "auto": where the device computes bf16 natively, as in training); the ODE
+            state, the decoder's heads, noise and calibration stay fp32. 3.3x the images/s on
+            this project's AMX CPU; False for fp32 throughout.
     """
 
     tau: float = 0.45
@@ -52,6 +57,7 @@ class TranslationRequest:
     batch_size: int = 64
     rtol: float = 1e-3
     atol: float = 1e-4
+    bf16: bool | str = "auto"
 
     def __post_init__(self) -> None:
         check_method(self.solver)
@@ -61,6 +67,8 @@ class TranslationRequest:
             raise ValueError("nfe and batch_size must be >= 1")
         if not math.isfinite(self.guidance) or self.guidance < 0:
             raise ValueError(f"guidance must be a finite number >= 0, got {self.guidance}")
+        if self.bf16 not in (True, False, "auto"):
+            raise ValueError(f"bf16 must be true, false or auto, got {self.bf16!r}")
 
     @property
     def cost(self) -> int:
@@ -88,14 +96,17 @@ class Translation:
 
 
 class _Counted:
-    """A velocity function that counts network evaluations per image."""
+    """A velocity function that counts network evaluations per image and runs the network
+    under bf16 autocast when asked (the ODE state stays fp32)."""
 
-    def __init__(self, fn: VelocityFn, cost: int) -> None:
+    def __init__(self, fn: VelocityFn, cost: int, bf16: bool, device: torch.device) -> None:
         self.fn, self.cost, self.count = fn, cost, 0
+        self.bf16, self.device = bf16, device
 
     def __call__(self, t: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
         self.count += self.cost
-        return self.fn(t, x)
+        with bf16_autocast(self.bf16, self.device):
+            return self.fn(t, x).to(x.dtype)
 
 
 def _integrate(model: MedShiftModel, z: torch.Tensor, labels: torch.Tensor, t0: float,
@@ -109,14 +120,15 @@ def _integrate(model: MedShiftModel, z: torch.Tensor, labels: torch.Tensor, t0: 
         return z, 0
     grid = time_grid(t0, t1, request.leg_budget(legs), request.solver)
     null = model.velocity.spec.null_label
+    bf16 = use_bf16(request.bf16, z.device)
     if METHODS[request.solver][1] is not None:
         field = _Counted(guided_velocity(model.velocity, labels, request.guidance, null),
-                         request.cost)
+                         request.cost, bf16, z.device)
         return solve(field, z, grid, request.solver), field.count
     outs, counts = [], []
     for k in range(len(z)):
         field = _Counted(guided_velocity(model.velocity, labels[k:k + 1], request.guidance,
-                                         null), request.cost)
+                                         null), request.cost, bf16, z.device)
         outs.append(solve(field, z[k:k + 1], grid, request.solver, rtol=request.rtol,
                           atol=request.atol))
         counts.append(field.count)
@@ -135,7 +147,8 @@ def invert(model: MedShiftModel, images: torch.Tensor, source: torch.Tensor,
     Returns:
         z_tau (B, C, H/f, W/f) normalised latent at time tau, and NFE per image.
     """
-    z = encode(model.autoencoder, images, model.stats)
+    with bf16_autocast(use_bf16(request.bf16, images.device), images.device):
+        z = encode(model.autoencoder, images, model.stats).float()
     return _integrate(model, z, source, 1.0, request.tau, request, legs=2)
 
 
@@ -156,7 +169,8 @@ def generate(model: MedShiftModel, z_tau: torch.Tensor, target: torch.Tensor,
     """
     z, nfe = _integrate(model, z_tau, target, request.tau, 1.0, request, legs)
     gens = image_generators(request.seed, keys, z.device)
-    return decode(model.autoencoder, z, model.stats, gens), nfe
+    with bf16_autocast(use_bf16(request.bf16, z.device), z.device):
+        return decode(model.autoencoder, z, model.stats, gens).float(), nfe
 
 
 def _labels(model: MedShiftModel, names: str | Sequence[str], n: int) -> torch.Tensor:

@@ -9,7 +9,7 @@ from medshift.config.autoencoder import AutoencoderConfig
 from medshift.config.base import ConfigError
 from medshift.config.velocity import VelocityConfig
 from medshift.models.autoencoder import KLAutoencoder
-from medshift.training.precision import bf16_autocast, native_bf16, use_bf16
+from medshift.precision import bf16_autocast, native_bf16, use_bf16
 
 from .images import small_spec
 

@@ -62,16 +62,17 @@ def test_invert_then_generate_with_the_same_label_returns_the_latent(solver):
 
 
 def test_tau_one_is_the_autoencoder_reconstruction(model, images):
-    out = translate(model, images, "a", "b", TranslationRequest(tau=1.0, seed=3))
+    out = translate(model, images, "a", "b", TranslationRequest(tau=1.0, seed=3, bf16=False))
     gens = image_generators(3, range(len(images)), torch.device("cpu"))
     recon = decode(model.autoencoder, encode(model.autoencoder, images, model.stats),
                    model.stats, gens)
     assert np.array_equal(out.images, recon.numpy()) and out.nfe == 0
 
 
-@pytest.mark.parametrize("solver", ["midpoint", "dopri5"])
-def test_a_batch_translates_as_its_images_one_by_one(model, images, solver):
-    req = TranslationRequest(solver=solver, nfe=8, batch_size=3)
+@pytest.mark.parametrize(("solver", "bf16"), [("midpoint", False), ("dopri5", False),
+                                              ("midpoint", True)])
+def test_a_batch_translates_as_its_images_one_by_one(model, images, solver, bf16):
+    req = TranslationRequest(solver=solver, nfe=8, batch_size=3, bf16=bf16)
     both = translate(model, images, ["a", "b", "unknown"], "c", req, keys=["x", "y", "z"])
     for k, (src, key) in enumerate(zip(["a", "b", "unknown"], "xyz", strict=True)):
         alone = translate(model, images[k:k + 1], src, "c", req, keys=[key])
@@ -138,6 +139,12 @@ def test_generators_are_created_on_the_tensor_device_and_checked():
     assert torch.equal(a[1], b[0])
     with pytest.raises(ValueError, match="2 generators for a batch of 3"):
         randn((3, 3), gens, x.device)
+
+
+def test_bf16_networks_stay_close_to_fp32(model, images):
+    fp32 = translate(model, images, "a", "b", TranslationRequest(bf16=False)).images
+    bf16 = translate(model, images, "a", "b", TranslationRequest(bf16=True)).images
+    assert 0 < np.abs(fp32 - bf16).mean() < 0.02
 
 
 def test_request_validation():
