@@ -1,0 +1,83 @@
+"""Reference statistics of each class, computed once and cached (a DVC output): features
+of its reference images in the classifier's space, their MMD bandwidth and mean texture
+spectrum, and the grey-level quantiles histogram matching maps to."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from medshift.evaluation.baselines import class_quantiles
+from medshift.evaluation.distribution import median_bandwidth
+from medshift.evaluation.features import judge
+from medshift.evaluation.texture import mean_highpass_nps, texture_mask
+from medshift.io import write_npz
+from medshift.models.classifier import DomainClassifier
+
+
+@dataclass(frozen=True)
+class ReferenceStats:
+    """Per class id: features (N_c, D), MMD bandwidth, mean high-pass NPS (F,) and grey-level
+    quantiles (L,)."""
+
+    classes: tuple[str, ...]
+    features: dict[str, np.ndarray]
+    bandwidth: dict[str, float]
+    nps: dict[str, np.ndarray]
+    quantiles: dict[str, np.ndarray]
+
+    def save(self, path: Path) -> None:
+        """One .npz (atomic write); the class list rides along as JSON."""
+        arrays = {"classes": np.array(json.dumps(list(self.classes)))}
+        for c in self.classes:
+            arrays |= {f"features/{c}": self.features[c], f"nps/{c}": self.nps[c],
+                       f"quantiles/{c}": self.quantiles[c],
+                       f"bandwidth/{c}": np.array(self.bandwidth[c])}
+        write_npz(path, **arrays)
+
+    @classmethod
+    def load(cls, path: Path | str) -> ReferenceStats:
+        with np.load(path) as data:
+            classes = tuple(json.loads(str(data["classes"])))
+            get = lambda kind: {c: data[f"{kind}/{c}"] for c in classes}  # noqa: E731
+            return cls(classes, get("features"),
+                       {c: float(v) for c, v in get("bandwidth").items()}, get("nps"),
+                       get("quantiles"))
+
+
+def build_reference(classifier: DomainClassifier, classes: tuple[str, ...],
+                    images: np.ndarray, labels: np.ndarray, fields: np.ndarray,
+                    hist_images: np.ndarray, hist_labels: np.ndarray, roi: int = 32,
+                    bandwidth: float | None = None) -> ReferenceStats:
+    """Statistics of every class.
+
+    Args:
+        classifier: the feature network / judge.
+        classes: class ids; label k is classes[k].
+        images: (N, 1, H, W) float32 in [0, 1], the realism reference images.
+        labels: (N,) their class labels.
+        fields: (N, H, W) bool, their fields of view (texture is measured inside).
+        hist_images, hist_labels: the images histogram matching maps to, and labels.
+        roi: NPS ROI side.
+        bandwidth: fixed MMD bandwidth; None: each class's median pairwise distance.
+
+    Raises:
+        ValueError: a class has fewer than two reference images.
+    """
+    feats, nps, bw, quant = {}, {}, {}, {}
+    judged = judge(classifier, images)
+    for k, c in enumerate(classes):
+        idx = np.flatnonzero(labels == k)
+        if len(idx) < 2:
+            raise ValueError(f"class {c}: {len(idx)} reference images; at least 2 needed")
+        feats[c] = judged.features[idx]
+        bw[c] = float(bandwidth) if bandwidth else median_bandwidth(feats[c])
+        curve = mean_highpass_nps(images[idx], [texture_mask(images[i, 0]) & fields[i]
+                                                for i in idx], roi)
+        nps[c] = np.zeros(0) if curve is None else curve
+        hist = hist_images[hist_labels == k]
+        quant[c] = class_quantiles(hist if len(hist) else images[idx])
+    return ReferenceStats(tuple(classes), feats, bw, nps, quant)
