@@ -6,11 +6,13 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 import time
 from pathlib import Path
 
 import pandas as pd
+import torch
 
 from medshift.config import EvaluateConfig, IngestConfig, load_section
 from medshift.data.datasets import load_split
@@ -54,6 +56,7 @@ def load_test(args: argparse.Namespace, size: int, seed: int) -> TestImages:
 
 def main() -> None:
     args = parse()
+    torch.set_num_threads(os.cpu_count() or 1)  # torch counted one core on a 2-vCPU machine
     start = time.perf_counter()
     cfg = EvaluateConfig.from_params(load_section(args.params, "evaluate"))
     ingest = IngestConfig.from_params(load_section(args.params, "ingest"))

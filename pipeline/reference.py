@@ -10,14 +10,17 @@ quantiles of each class's histogram-matching images (evaluate.histogram_split).
 from __future__ import annotations
 
 import argparse
+import os
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import torch
 
 from medshift.config import EvaluateConfig, IngestConfig, load_section
 from medshift.data.datasets import load_split
 from medshift.evaluation.reference import build_reference
+from medshift.evaluation.scoring import judge_bf16
 from medshift.evaluation.truth import load_truth
 from medshift.models.export import load_classifier
 from pipeline.common import stage_parser
@@ -33,6 +36,7 @@ def parse() -> argparse.Namespace:
 
 def main() -> None:
     args = parse()
+    torch.set_num_threads(os.cpu_count() or 1)  # torch counted one core on a 2-vCPU machine
     cfg = EvaluateConfig.from_params(load_section(args.params, "evaluate"))
     ingest = IngestConfig.from_params(load_section(args.params, "ingest"))
     manifest, splits = pd.read_parquet(args.manifest), pd.read_parquet(args.splits)
@@ -44,7 +48,8 @@ def main() -> None:
     hist = load_split(manifest, splits, args.images, cfg.histogram_split)
     classifier, _ = load_classifier(args.classifier)
     stats = build_reference(classifier, ingest.class_ids, images, labels, fields,
-                            hist.images, hist.labels, cfg.nps_roi, cfg.mmd_bandwidth)
+                            hist.images, hist.labels, cfg.nps_roi, cfg.mmd_bandwidth,
+                            judge_bf16(cfg))
     stats.save(args.out)
     print(f"reference: {len(images)} images of {'+'.join(cfg.reference_splits)}, "
           f"{len(hist)} histogram images of {cfg.histogram_split} -> {args.out}")

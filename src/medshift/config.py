@@ -331,9 +331,11 @@ class EvaluateConfig:
     hit_ratio_required: float = 0.9  # MedShift's class hits / the classifier's ceiling
     sample_rows: int = 2  # images per pair in the sample grids
     batch_size: int = 128
+    bf16: str | bool = "auto"  # the classifier's passes under bf16 autocast where native
     seed: int = 0
 
     def __post_init__(self) -> None:
+        _check_bf16(self.bf16, "evaluate")
         splits = {"train", "val", "test"}
         checks = [
             (bool(self.reference_splits) and set(self.reference_splits) <= splits,

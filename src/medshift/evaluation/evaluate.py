@@ -15,7 +15,13 @@ from medshift.evaluation.benchmark import Outputs, TestImages, assemble
 from medshift.evaluation.inputs import Translations
 from medshift.evaluation.perceptual import lpips_unavailable
 from medshift.evaluation.reference import ReferenceStats
-from medshift.evaluation.scoring import aggregate, class_curves, score_images, test_accuracy
+from medshift.evaluation.scoring import (
+    aggregate,
+    class_curves,
+    judge_bf16,
+    score_images,
+    test_accuracy,
+)
 from medshift.evaluation.tables import (
     TRANSLATORS,
     add_groups,
@@ -73,7 +79,7 @@ def evaluate(test: TestImages, translations: Translations, reference: ReferenceS
     clock["assemble"] = time.perf_counter()
     scores, features, curves = score_images(outputs, test, classifier, classes, cfg)
     clock["score"] = time.perf_counter()
-    correct = test_accuracy(test, classifier, cfg.batch_size)
+    correct = test_accuracy(test, classifier, cfg.batch_size, judge_bf16(cfg))
     pairs = add_groups(aggregate(outputs, scores, features, curves, reference, correct, cfg),
                        domains)
     clock["aggregate"] = time.perf_counter()

@@ -37,21 +37,27 @@ class Judged:
 
 
 @torch.no_grad()
-def judge(classifier: DomainClassifier, images: np.ndarray, batch: int = 128) -> Judged:
+def judge(classifier: DomainClassifier, images: np.ndarray, batch: int = 128,
+          bf16: bool = False) -> Judged:
     """Embed and classify images.
 
     Args:
         classifier: the trained domain classifier (``models.export.load_classifier``).
         images: (N, 1, H, W) float32 in [0, 1].
         batch: images per forward pass.
+        bf16: run the network under bf16 autocast (about 3x faster on CPUs with native
+            bf16; reference and evaluated images must use the same setting).
 
     Returns:
         Judged: features from ``ClassifierFeatures`` and class ids from
         ``training.classifier.predict`` (probabilities averaged over the four flips).
     """
     from medshift.training.classifier import predict
+    from medshift.training.precision import bf16_autocast
 
     module = ClassifierFeatures(classifier)
     x = torch.as_tensor(images)
-    feats = torch.cat([module(x[k:k + batch]) for k in range(0, len(x), batch)])
-    return Judged(feats.double().numpy(), np.asarray(predict(classifier, images, batch)))
+    with bf16_autocast(bf16, x.device):
+        feats = torch.cat([module(x[k:k + batch]).float() for k in range(0, len(x), batch)])
+        predicted = np.asarray(predict(classifier, images, batch))
+    return Judged(feats.double().numpy(), predicted)

@@ -51,7 +51,7 @@ class ReferenceStats:
 def build_reference(classifier: DomainClassifier, classes: tuple[str, ...],
                     images: np.ndarray, labels: np.ndarray, fields: np.ndarray,
                     hist_images: np.ndarray, hist_labels: np.ndarray, roi: int = 32,
-                    bandwidth: float | None = None) -> ReferenceStats:
+                    bandwidth: float | None = None, bf16: bool = False) -> ReferenceStats:
     """Statistics of every class.
 
     Args:
@@ -63,12 +63,13 @@ def build_reference(classifier: DomainClassifier, classes: tuple[str, ...],
         hist_images, hist_labels: the images histogram matching maps to, and labels.
         roi: NPS ROI side.
         bandwidth: fixed MMD bandwidth; None: each class's median pairwise distance.
+        bf16: the classifier under bf16 autocast (must match the evaluation's setting).
 
     Raises:
         ValueError: a class has fewer than two reference images.
     """
     feats, nps, bw, quant = {}, {}, {}, {}
-    judged = judge(classifier, images)
+    judged = judge(classifier, images, bf16=bf16)
     for k, c in enumerate(classes):
         idx = np.flatnonzero(labels == k)
         if len(idx) < 2:

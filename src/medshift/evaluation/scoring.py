@@ -7,6 +7,7 @@ import warnings
 
 import numpy as np
 import pandas as pd
+import torch
 
 from medshift.config import EvaluateConfig
 from medshift.evaluation.benchmark import Outputs, TestImages
@@ -19,9 +20,10 @@ from medshift.evaluation.distribution import (
 from medshift.evaluation.features import Judged, judge
 from medshift.evaluation.perceptual import lpips_distance, lpips_unavailable
 from medshift.evaluation.reference import ReferenceStats
-from medshift.evaluation.structure import anatomy_mask, structure_scores
+from medshift.evaluation.structure import anatomy_mask, structure_regions
 from medshift.evaluation.texture import highpass_radial_nps, nps_distance, texture_mask
 from medshift.models.classifier import DomainClassifier
+from medshift.training.precision import use_bf16
 
 CHUNK = 512  # outputs per step: bounds the gathered references and SSIM maps in memory
 
@@ -48,13 +50,11 @@ def score_images(outputs: Outputs, test: TestImages, classifier: DomainClassifie
         sl = slice(lo, lo + CHUNK)
         out, s, t = images[sl], src[sl], tpos[sl]
         anatomy = anatomy_mask(test.fields[s], test.fields[t])
-        parts = {
-            "source": structure_scores(out, test.images[s]),
-            "target": structure_scores(out, test.images[t]),
-            "target_anatomy": structure_scores(out, test.images[t], anatomy),
-            "clean": structure_scores(out, test.clean[t]),
-            "clean_anatomy": structure_scores(out, test.clean[t], anatomy),
-        }
+        whole_and_anatomy = {"": None, "_anatomy": anatomy}
+        parts = {"source": structure_regions(out, test.images[s], {"": None})[""]}
+        for name, ref in (("target", test.images[t]), ("clean", test.clean[t])):
+            for suffix, scores in structure_regions(out, ref, whole_and_anatomy).items():
+                parts[name + suffix] = scores
         for name, scores in parts.items():
             for metric, values in scores.items():
                 columns.setdefault(f"{metric}_{name}", []).append(values)
@@ -67,7 +67,7 @@ def score_images(outputs: Outputs, test: TestImages, classifier: DomainClassifie
     scores = pd.DataFrame({k: np.concatenate(v) for k, v in columns.items()})
     target_cols = [c for c in scores if "target" in c or "clean" in c]
     scores.loc[~has_target, target_cols] = np.nan
-    judged = _judge(outputs, test, classifier, cfg.batch_size)
+    judged = _judge(outputs, test, classifier, cfg.batch_size, judge_bf16(cfg))
     label = {c: k for k, c in enumerate(classes)}
     scores["predicted"] = judged.predicted
     scores["hit"] = judged.predicted == meta["target"].map(label).to_numpy()
@@ -81,8 +81,13 @@ def _nps(img: np.ndarray, region: np.ndarray, roi: int) -> np.ndarray | None:
         return None
 
 
-def _judge(outputs: Outputs, test: TestImages, classifier: DomainClassifier, batch: int
-           ) -> Judged:
+def judge_bf16(cfg: EvaluateConfig) -> bool:
+    """The evaluate.bf16 setting resolved for the CPU (the stage runs the judge there)."""
+    return use_bf16(cfg.bf16, torch.device("cpu"))
+
+
+def _judge(outputs: Outputs, test: TestImages, classifier: DomainClassifier, batch: int,
+           bf16: bool) -> Judged:
     """Features and verdicts; identity and ceiling rows reuse one pass over the test set."""
     meta = outputs.meta
     feats = np.empty((len(meta), 0))
@@ -92,11 +97,11 @@ def _judge(outputs: Outputs, test: TestImages, classifier: DomainClassifier, bat
         if not rows.any():
             continue
         if positions is None:
-            j = judge(classifier, outputs.images[rows], batch)
+            j = judge(classifier, outputs.images[rows], batch, bf16)
         else:
             base = test.images if origin == "test" else test.recon
             need = np.unique(meta.loc[rows, positions])
-            once = judge(classifier, base[need], batch)
+            once = judge(classifier, base[need], batch, bf16)
             where = np.searchsorted(need, meta.loc[rows, positions].to_numpy())
             j = Judged(once.features[where], once.predicted[where])
         if feats.shape[1] == 0:
@@ -105,9 +110,11 @@ def _judge(outputs: Outputs, test: TestImages, classifier: DomainClassifier, bat
     return Judged(feats, pred)
 
 
-def test_accuracy(test: TestImages, classifier: DomainClassifier, batch: int) -> np.ndarray:
+def test_accuracy(test: TestImages, classifier: DomainClassifier, batch: int, bf16: bool
+                  ) -> np.ndarray:
     """(N,) bool: the classifier names each test image's own class (the hit-rate ceiling)."""
-    return judge(classifier, test.images, batch).predicted == test.rows["label"].to_numpy()
+    verdict = judge(classifier, test.images, batch, bf16).predicted
+    return verdict == test.rows["label"].to_numpy()
 
 
 def aggregate(outputs: Outputs, scores: pd.DataFrame, features: np.ndarray,
