@@ -21,17 +21,25 @@ from medshift.models.classifier import DomainClassifier
 @dataclass(frozen=True)
 class ReferenceStats:
     """Per class id: features (N_c, D), MMD bandwidth, mean high-pass NPS (F,) and grey-level
-    quantiles (L,)."""
+    quantiles (L,); plus the feature normalisation (center (D,), scale) every evaluated
+    feature goes through, which the stored features already had."""
 
     classes: tuple[str, ...]
     features: dict[str, np.ndarray]
     bandwidth: dict[str, float]
     nps: dict[str, np.ndarray]
     quantiles: dict[str, np.ndarray]
+    center: np.ndarray
+    scale: float
+
+    def normalise(self, features: np.ndarray) -> np.ndarray:
+        """(N, D) raw classifier features -> the space the reference lives in."""
+        return (features - self.center) / self.scale
 
     def save(self, path: Path) -> None:
         """One .npz (atomic write); the class list rides along as JSON."""
-        arrays = {"classes": np.array(json.dumps(list(self.classes)))}
+        arrays = {"classes": np.array(json.dumps(list(self.classes))),
+                  "center": self.center, "scale": np.array(self.scale)}
         for c in self.classes:
             arrays |= {f"features/{c}": self.features[c], f"nps/{c}": self.nps[c],
                        f"quantiles/{c}": self.quantiles[c],
@@ -45,7 +53,7 @@ class ReferenceStats:
             get = lambda kind: {c: data[f"{kind}/{c}"] for c in classes}  # noqa: E731
             return cls(classes, get("features"),
                        {c: float(v) for c, v in get("bandwidth").items()}, get("nps"),
-                       get("quantiles"))
+                       get("quantiles"), data["center"], float(data["scale"]))
 
 
 def build_reference(classifier: DomainClassifier, classes: tuple[str, ...],
@@ -69,16 +77,20 @@ def build_reference(classifier: DomainClassifier, classes: tuple[str, ...],
         ValueError: a class has fewer than two reference images.
     """
     feats, nps, bw, quant = {}, {}, {}, {}
-    judged = judge(classifier, images, bf16=bf16)
+    raw = judge(classifier, images, bf16=bf16).features
+    # centred on the pooled reference and scaled to unit RMS per coordinate: the raw
+    # features of off-class images reach norms where KID's cubic kernel reads 1e4-1e5
+    center = raw.mean(0)
+    scale = float(np.sqrt(((raw - center) ** 2).mean())) or 1.0
     for k, c in enumerate(classes):
         idx = np.flatnonzero(labels == k)
         if len(idx) < 2:
             raise ValueError(f"class {c}: {len(idx)} reference images; at least 2 needed")
-        feats[c] = judged.features[idx]
+        feats[c] = (raw[idx] - center) / scale
         bw[c] = float(bandwidth) if bandwidth else median_bandwidth(feats[c])
         curve = mean_highpass_nps(images[idx], [texture_mask(images[i, 0]) & fields[i]
                                                 for i in idx], roi)
         nps[c] = np.zeros(0) if curve is None else curve
         hist = hist_images[hist_labels == k]
         quant[c] = class_quantiles(hist if len(hist) else images[idx])
-    return ReferenceStats(tuple(classes), feats, bw, nps, quant)
+    return ReferenceStats(tuple(classes), feats, bw, nps, quant, center, scale)

@@ -122,14 +122,16 @@ def aggregate(outputs: Outputs, scores: pd.DataFrame, features: np.ndarray,
               test_correct: np.ndarray, cfg: EvaluateConfig) -> pd.DataFrame:
     """One row per (source, target, config): mean per-image scores, class hit rate and its
     ceiling, Fréchet distance, KID, PRDC, Gaussian MMD and NPS distance to the target
-    class's reference, seconds per image."""
+    class's reference, seconds per image. ``features`` (M, D) are the raw classifier
+    features; they are normalised as the reference's were."""
     meta = outputs.meta
+    features = reference.normalise(features)
     per_image = [c for c in scores if c not in ("predicted", "hit")]
     rows = []
     for (source, target, config), g in meta.groupby(["source", "target", "config"],
                                                     sort=False):
         i = g.index.to_numpy()
-        ref = reference.features[target]
+        ref = reference.features[target]  # already normalised, like ``features``
         row = {"source": source, "target": target, "config": config,
                "method": g["method"].iat[0], "tau": g["tau"].iat[0], "n": len(i),
                "seconds": float(g["seconds"].mean())}

@@ -90,3 +90,27 @@ def test_lpips_is_unavailable_without_local_weights(tmp_path):
         assert reason is None
     except ImportError:
         assert "lpips package is not installed" in reason
+
+
+def test_reference_stats_round_trip_and_normalise(tmp_path):
+    import torch
+
+    from medshift.evaluation.reference import ReferenceStats, build_reference
+    from medshift.models.classifier import DomainClassifier
+
+    torch.manual_seed(0)
+    rng = np.random.default_rng(3)
+    images = rng.random((8, 1, 32, 32)).astype(np.float32)
+    labels = np.array([0, 0, 0, 0, 1, 1, 1, 1])
+    stats = build_reference(DomainClassifier(2).eval(), ("a", "b"), images, labels,
+                            np.ones((8, 32, 32), bool), images, labels, roi=16)
+    pooled = np.concatenate([stats.features["a"], stats.features["b"]])
+    assert np.allclose(pooled.mean(0), 0, atol=1e-9)
+    assert np.sqrt((pooled**2).mean()) == pytest.approx(1.0)
+    stats.save(tmp_path / "ref.npz")
+    back = ReferenceStats.load(tmp_path / "ref.npz")
+    assert back.classes == ("a", "b") and back.scale == stats.scale
+    assert np.array_equal(back.features["b"], stats.features["b"])
+    assert np.array_equal(back.quantiles["a"], stats.quantiles["a"])
+    assert back.bandwidth == stats.bandwidth
+    assert np.allclose(back.normalise(back.center[None] + back.scale), 1.0)
