@@ -73,7 +73,9 @@ def main() -> None:
     context = {"headline_tau": cfg.headline_tau, "test_images": len(test.rows),
                "test_subjects": int(test.rows["subject_id"].nunique()),
                "reference_splits": cfg.reference_splits, "prdc_k": cfg.prdc_k,
-               "translations": len(translations.index), "seconds": seconds}
+               "translations": len(translations.index), "seconds": seconds,
+               "config": {k: list(v) if isinstance(v, tuple) else v
+                          for k, v in cfg.__dict__.items()}}
     write_all(ev, ReportPaths(args.metrics, args.plots, args.figures, args.report, args.table),
               ingest.class_ids, cfg.headline_groups, context)
     seconds["total"] = time.perf_counter() - start

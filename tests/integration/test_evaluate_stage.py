@@ -132,7 +132,8 @@ def test_a_perfect_translator_wins_correctness_and_the_ceiling_is_listed(tiny_ru
     metrics = json.loads((tiny_run / "reports/metrics.json").read_text())
     pairs = metrics["checks"]
     assert pairs["syn_low_to_real_low"]["margin_psnr_target_anatomy"] > 0
-    assert pairs["syn_low_to_real_low"]["hit_ratio"] == 1.0
+    # hits / ceiling: 1 when the (untrained) classifier ever names the class, else undefined
+    assert pairs["syn_low_to_real_low"]["hit_ratio"] in (1.0, None)
     syn_real = metrics["groups"]["synthetic_to_real"]
     assert syn_real["medshift"]["rank"] < syn_real["identity"]["rank"]
 

@@ -3,6 +3,7 @@ markdown report. No math here: everything comes from an ``Evaluation``."""
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -152,6 +153,7 @@ def summary(ev: Evaluation, groups: tuple[str, ...], tau: float) -> list[str]:
             out.append(f"- {g.replace('_', ' ')}, τ = {tau:g}: best average rank {best} "
                        f"({ranks[best]:.2f}); MedShift {_fmt(ranks.get('medshift'), 2)}, "
                        f"SDEdit {_fmt(ranks.get('sdedit'), 2)} ({BENCH}).")
+        out += _versus(g, methods)
     for pair, c in ev.checks["synthetic_to_real_pairs"].items():
         m = c["margin"]
         verdict = "meets" if c["pass"] else "misses"
@@ -165,6 +167,28 @@ def summary(ev: Evaluation, groups: tuple[str, ...], tau: float) -> list[str]:
                    f"{'rises' if v['ssim_source_rises'] else 'does NOT rise'} and FD "
                    f"{'rises' if v['fd_rises'] else 'does NOT rise'} with τ ({BENCH}).")
     return out
+
+
+def _versus(group: str, methods: dict) -> list[str]:
+    """MedShift against the best rival on each headline metric of a group."""
+    ours = methods.get("medshift")
+    rivals = {m: v for m, v in methods.items() if m not in ("medshift", "autoencoder")}
+    if not ours or not rivals:
+        return []
+    parts = []
+    for metric, higher, label in (("psnr_target_anatomy", True, "PSNR to true target"),
+                                  ("ssim_target_anatomy", True, "SSIM to true target"),
+                                  ("fd", False, "FD"), ("coverage", True, "coverage"),
+                                  ("nps", False, "NPS distance"), ("class_hit", True, "hits")):
+        values = {m: v.get(metric) for m, v in rivals.items() if v.get(metric) is not None}
+        if ours.get(metric) is None or not values:
+            continue
+        best = (max if higher else min)(values, key=values.get)
+        wins = ours[metric] > values[best] if higher else ours[metric] < values[best]
+        parts.append(f"{label} {ours[metric]:.3g} vs {values[best]:.3g} ({best}; "
+                     f"{'win' if wins else 'loss'})")
+    return [f"  - MedShift vs the best rival, {group.replace('_', ' ')}: " + "; ".join(parts)
+            + "."] if parts else []
 
 
 def definitions(ev: Evaluation, context: dict) -> list[str]:
@@ -191,4 +215,5 @@ def definitions(ev: Evaluation, context: dict) -> list[str]:
         f"Evaluation stages: {secs}. Translation seconds per image (s/img) come from the "
         "translate stage's index.", "",
         *(["## Notes", "", *[f"- {n}" for n in ev.notes], ""] if ev.notes else []),
+        "## Resolved params.evaluate", "", f"`{json.dumps(context.get('config', {}))}`", "",
     ]
