@@ -185,7 +185,7 @@ def _versus(group: str, methods: dict) -> list[str]:
             continue
         best = (max if higher else min)(values, key=values.get)
         wins = ours[metric] > values[best] if higher else ours[metric] < values[best]
-        parts.append(f"{label} {ours[metric]:.3g} vs {values[best]:.3g} ({best}; "
+        parts.append(f"{label} {ours[metric]:.4g} vs {values[best]:.4g} ({best}; "
                      f"{'win' if wins else 'loss'})")
     return [f"  - MedShift vs the best rival, {group.replace('_', ' ')}: " + "; ".join(parts)
             + "."] if parts else []
