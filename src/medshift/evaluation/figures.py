@@ -50,20 +50,24 @@ def tradeoff_figure(groups: pd.DataFrame, group_names: tuple[str, ...], path: Pa
 
 
 def sample_grid(columns: dict[str, np.ndarray], title: str, path: Path) -> None:
-    """One row per source image, one column per method (images (R, H, W) in [0, 1])."""
+    """One row per source image, one column per method (images (R, H, W) in [0, 1]), drawn
+    as one mosaic (one axes, not one per image: a tenth of the drawing time)."""
     plt = _plt()
     names = list(columns)
-    rows = len(next(iter(columns.values())))
-    fig, axes = plt.subplots(rows, len(names), figsize=(1.9 * len(names), 1.95 * rows + 0.4),
-                             squeeze=False)
+    rows, h, w = next(iter(columns.values())).shape
+    gap = max(2, w // 32)
+    mosaic = np.ones((rows * (h + gap) - gap, len(names) * (w + gap) - gap), np.float32)
     for c, name in enumerate(names):
         for r in range(rows):
-            axes[r, c].imshow(columns[name][r], cmap="gray", vmin=0, vmax=1,
-                              interpolation="nearest")
-            axes[r, c].set_axis_off()
-        axes[0, c].set_title(name, fontsize=8)
-    fig.suptitle(title, fontsize=9)
-    fig.tight_layout()
+            mosaic[r * (h + gap):r * (h + gap) + h, c * (w + gap):c * (w + gap) + w] = \
+                columns[name][r]
+    fig = plt.figure(figsize=(1.7 * len(names), 1.7 * rows + 0.6))
+    ax = fig.add_axes((0.0, 0.0, 1.0, 1.0 - 0.6 / (1.7 * rows + 0.6)))
+    ax.imshow(mosaic, cmap="gray", vmin=0, vmax=1, interpolation="nearest")
+    ax.set_axis_off()
+    for c, name in enumerate(names):
+        ax.text(c * (w + gap) + w / 2, -gap, name, ha="center", va="bottom", fontsize=7)
+    fig.suptitle(title, fontsize=9, y=0.995, va="top")
     write_figure(path, fig, dpi=90)
 
 
