@@ -41,7 +41,7 @@ def tradeoff_figure(groups: pd.DataFrame, group_names: tuple[str, ...], path: Pa
             if not m.empty:
                 ax.plot(m["ssim_source"], m["fd"], marker, label=method, markersize=8)
         ax.set_xlabel("SSIM to the source (structure kept)")
-        ax.set_ylabel("Fréchet distance to the target class (lower: more realistic)")
+        ax.set_ylabel("FD to the target class (lower: more realistic)")
         ax.set_title(name.replace("_", " "), fontsize=10)
         ax.legend(fontsize=7)
     fig.suptitle("Trade-off over τ, measured on the simulated benchmark", fontsize=10)
