@@ -7,7 +7,12 @@ from typing import Any, cast
 import numpy as np
 import torch
 
-from medshift.evaluation.texture import highpass_radial_nps, noise_sigma, texture_mask
+from medshift.evaluation.texture import (
+    mean_highpass_nps,
+    noise_sigma,
+    nps_distance,
+    texture_mask,
+)
 
 
 def _psnr_ssim(recon: np.ndarray, inputs: np.ndarray) -> tuple[float, float]:
@@ -20,19 +25,6 @@ def _psnr_ssim(recon: np.ndarray, inputs: np.ndarray) -> tuple[float, float]:
     psnr = float(peak_signal_noise_ratio(r, x, data_range=1.0))
     ssim = cast(torch.Tensor, structural_similarity_index_measure(r, x, data_range=1.0))
     return psnr, float(ssim)
-
-
-def _class_nps(images: np.ndarray, masks: list[np.ndarray]) -> np.ndarray | None:
-    curves = []
-    for img, mask in zip(images, masks, strict=True):
-        try:
-            curves.append(highpass_radial_nps(img[0], mask)[1])
-        except ValueError:  # no ROI fits this image's mask
-            continue
-    if not curves:
-        return None
-    length = min(len(c) for c in curves)
-    return np.mean([c[:length] for c in curves], axis=0)
 
 
 def autoencoder_report(inputs: np.ndarray, recon: np.ndarray, labels: np.ndarray,
@@ -65,8 +57,9 @@ def autoencoder_report(inputs: np.ndarray, recon: np.ndarray, labels: np.ndarray
         class_masks = masks * len(recon)
         sigma_rec = np.mean([noise_sigma(r[0], m) for r, m in zip(class_recon, class_masks,
                                                                    strict=True)])
-        nps_in, nps_rec = _class_nps(inputs[idx], masks), _class_nps(class_recon, class_masks)
-        nps_error = (float(np.abs(nps_rec - nps_in).sum() / nps_in.sum())
+        nps_in = mean_highpass_nps(inputs[idx], masks)
+        nps_rec = mean_highpass_nps(class_recon, class_masks)
+        nps_error = (nps_distance(nps_rec, nps_in)
                      if nps_in is not None and nps_rec is not None else None)
         psnr, ssim = _psnr_ssim(class_recon, np.concatenate([inputs[idx]] * len(recon)))
         acc_in = float((pred_inputs[idx] == k).mean())
@@ -118,7 +111,8 @@ def autoencoder_figure(inputs: np.ndarray, recon: np.ndarray, labels: np.ndarray
             axes[row, k].set_title(f"{name}: {title}", fontsize=9)
             axes[row, k].set_axis_off()
         masks = [texture_mask(inputs[i, 0]) for i in idx]
-        nps_in, nps_rec = _class_nps(inputs[idx], masks), _class_nps(recon[idx], masks)
+        nps_in = mean_highpass_nps(inputs[idx], masks)
+        nps_rec = mean_highpass_nps(recon[idx], masks)
         if nps_in is not None and nps_rec is not None:
             f = np.arange(1, len(nps_in) + 1) / (2.0 * len(nps_in))
             axes[2, k].semilogy(f, nps_in, label="input")

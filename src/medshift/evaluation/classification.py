@@ -15,3 +15,10 @@ def classifier_report(pred: np.ndarray, labels: np.ndarray, classes: tuple[str, 
                          for k, name in enumerate(classes) if totals[k]},
             "overall_accuracy": round(float(np.trace(confusion) / confusion.sum()), 4),
             "confusion": {"classes": list(classes), "counts": confusion.tolist()}}
+
+
+def hit_rate(pred: np.ndarray, target: np.ndarray | int) -> float:
+    """Share of predictions (N,) equal to the intended class (one id or (N,) ids); NaN if
+    N = 0."""
+    pred = np.asarray(pred)
+    return float(np.mean(pred == np.asarray(target))) if pred.size else float("nan")

@@ -26,21 +26,18 @@ def nps2d(img: np.ndarray, roi: int = 64, step: int = 32, pixel_mm: float = 1.0,
         (nps (roi, roi), frequencies (roi,), number of ROIs used).
     """
     basis = _detrend_basis(roi)
-    proj = basis @ np.linalg.pinv(basis)
-    acc, count = np.zeros((roi, roi)), 0
     height, width = img.shape
-    for y in range(0, height - roi + 1, step):
-        for x in range(0, width - roi + 1, step):
-            if mask is not None and not mask[y:y + roi, x:x + roi].all():
-                continue
-            r = img[y:y + roi, x:x + roi].astype(np.float64).ravel()
-            detrended = (r - proj @ r).reshape(roi, roi)
-            acc += np.abs(np.fft.fft2(detrended)) ** 2
-            count += 1
-    if count == 0:
+    corners = [(y, x) for y in range(0, height - roi + 1, step)
+               for x in range(0, width - roi + 1, step)
+               if mask is None or mask[y:y + roi, x:x + roi].all()]
+    if not corners:
         raise ValueError(f"no {roi}x{roi} ROI fits inside the mask")
-    nps = pixel_mm**2 / roi**2 * acc / count
-    return np.fft.fftshift(nps), np.fft.fftshift(np.fft.fftfreq(roi, d=pixel_mm)), count
+    rois = np.stack([img[y:y + roi, x:x + roi].astype(np.float64).ravel() for y, x in corners])
+    # least-squares detrend of all ROIs at once: r - B (B^+ r), not the (roi^2)^2 projector
+    rois = (rois - (rois @ np.linalg.pinv(basis).T) @ basis.T).reshape(-1, roi, roi)
+    acc = (np.abs(np.fft.fft2(rois)) ** 2).sum(0)
+    nps = pixel_mm**2 / roi**2 * acc / len(corners)
+    return np.fft.fftshift(nps), np.fft.fftshift(np.fft.fftfreq(roi, d=pixel_mm)), len(corners)
 
 
 def radial_nps(nps: np.ndarray, freqs: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -118,3 +115,33 @@ def highpass_radial_nps(img: np.ndarray, mask: np.ndarray, roi: int = 32,
     hp = img.astype(np.float64) - ndimage.uniform_filter(img.astype(np.float64), 3)
     nps, freqs, _ = nps2d(hp, roi, roi // 2, pixel_mm, mask)
     return radial_nps(nps, freqs)
+
+
+def mean_highpass_nps(images: np.ndarray, masks: list[np.ndarray] | np.ndarray, roi: int = 32
+                      ) -> np.ndarray | None:
+    """Mean radial high-pass NPS (cycles/pixel bins) of a set of images.
+
+    Args:
+        images: (N, 1, H, W) or (N, H, W) float in [0, 1].
+        masks: N (H, W) bool texture regions; images where no ROI fits are skipped.
+        roi: ROI side in pixels.
+
+    Returns:
+        (F,) mean curve over the images that had a ROI (truncated to the shortest), or None.
+    """
+    curves = []
+    for img, mask in zip(images, masks, strict=True):
+        try:
+            curves.append(highpass_radial_nps(img.reshape(img.shape[-2:]), mask, roi)[1])
+        except ValueError:  # no ROI fits this image's mask
+            continue
+    if not curves:
+        return None
+    length = min(len(c) for c in curves)
+    return np.mean([c[:length] for c in curves], axis=0)
+
+
+def nps_distance(curve: np.ndarray, reference: np.ndarray) -> float:
+    """Relative L1 distance sum |curve - reference| / sum reference over common bins."""
+    length = min(len(curve), len(reference))
+    return float(np.abs(curve[:length] - reference[:length]).sum() / reference[:length].sum())

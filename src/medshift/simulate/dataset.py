@@ -22,7 +22,13 @@ from medshift.config.simulate import SimulateConfig
 from medshift.io import write_csv, write_json, write_npz
 from medshift.simulate.classes import RealClassSpec, class_spec, sample_params
 from medshift.simulate.dicom_writer import ImageIdentity, build_dataset, write_atomic
-from medshift.simulate.formation import detector_fpn, render_real, render_synthetic, shutter_map
+from medshift.simulate.formation import (
+    detector_fpn,
+    real_field,
+    render_real,
+    render_synthetic,
+    synthetic_field,
+)
 from medshift.simulate.geometry import sample_view
 from medshift.simulate.phantom import build_head
 from medshift.simulate.projector import chord_maps
@@ -92,8 +98,9 @@ def render_subject(cfg: SimulateConfig, subject: int, out: Path) -> list[dict]:
         geom = sample_view(view, _rng(cfg, 1, subject, v), cfg.detector_side_cm)
         maps = chord_maps(phantom, geom, cfg.size, cfg.supersample)
         head = maps.total > 1.0
-        real_head = head & (shutter_map(geom, cfg.size) > 0.5)
-        clean: dict[str, np.ndarray] = {}
+        fields = {"synthetic": synthetic_field(cfg.size), "real": real_field(geom, cfg.size)}
+        real_head = head & fields["real"]
+        truth: dict[str, np.ndarray] = {}
         for name in cfg.classes:
             spec, c = class_spec(name), BENCHMARK_CLASSES.index(name)
             rng = _rng(cfg, 2, subject, v, c)
@@ -108,7 +115,8 @@ def render_subject(cfg: SimulateConfig, subject: int, out: Path) -> list[dict]:
                                cfg.synthetic_sop)
             rel = relative_dicom_path(name, subject, view)
             write_atomic(ds, out / rel)
-            clean[name] = rendered.clean
+            truth[name] = rendered.clean
+            truth[f"field_{name}"] = fields[spec.domain]
             sigma, centroid, f, radial = noise_signature(
                 rendered, real_head if spec.domain == "real" else head, geom.pixel_mm(cfg.size))
             record = ImageRecord(
@@ -117,14 +125,17 @@ def render_subject(cfg: SimulateConfig, subject: int, out: Path) -> list[dict]:
                 geom.sid_cm, params.kvp, params.cu_mm, params.dose_ngy, sigma, centroid,
                 qc_mtf50(geom, spec, params, fpn))
             results.append({"record": asdict(record), "nps_f": f, "nps": radial})
-        _write_truth(out / f"truth/{subject:04d}/{view}.npz", clean, head, real_head)
+        _write_truth(out / f"truth/{subject:04d}/{view}.npz", truth, head, real_head)
     return results
 
 
-def _write_truth(path: Path, clean: dict[str, np.ndarray], head: np.ndarray,
+def _write_truth(path: Path, truth: dict[str, np.ndarray], head: np.ndarray,
                  real_head: np.ndarray) -> None:
-    """Noise-free renders as uint16 (1/65535 steps) plus the head masks."""
-    arrays = {k: np.round(np.clip(v, 0, 1) * 65535).astype(np.uint16) for k, v in clean.items()}
+    """Noise-free renders as uint16 (1/65535 steps), each class's field of view as bool
+    ``field_{class}`` (round for synthetic, this acquisition's collimation for real), plus
+    the head masks."""
+    arrays = {k: v if v.dtype == bool else np.round(np.clip(v, 0, 1) * 65535).astype(np.uint16)
+              for k, v in truth.items()}
     write_npz(path, head_mask=head, real_head_mask=real_head, **arrays)
 
 
@@ -189,7 +200,7 @@ def _write_card(path: Path, cfg: SimulateConfig, records: list[dict]) -> None:
                    "per_class": counts},
         "layout": {"dicom": "{class}/{subject:04d}/{view}.dcm",
                    "truth": "truth/{subject:04d}/{view}.npz (noise-free display per class, "
-                            "uint16 / 65535, plus head masks)",
+                            "uint16 / 65535; field_{class}: bool field of view; head masks)",
                    "manifest": "manifest.csv"},
         "deviations_from_spec": list(DEVIATIONS),
     }

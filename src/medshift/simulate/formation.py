@@ -206,6 +206,20 @@ def _process_real(noisy: np.ndarray, clean: np.ndarray, spec: RealClassSpec, p: 
                     to_display(clean).astype(np.float32), full, (2048.0, 4096.0))
 
 
+SYNTHETIC_FOV_RADIUS = 0.48  # of the image side: the simulator's round field of view
+
+
+def synthetic_field(n: int) -> np.ndarray:
+    """(N, N) bool: the synthetic domain's round field of view (outside is displayed black)."""
+    yy, xx = (np.mgrid[0:n, 0:n] + 0.5) / n - 0.5
+    return np.hypot(yy, xx) <= SYNTHETIC_FOV_RADIUS
+
+
+def real_field(geom: ViewGeometry, n: int) -> np.ndarray:
+    """(N, N) bool: pixels inside this acquisition's collimation (shutter transmission > 0.5)."""
+    return shutter_map(geom, n) > 0.5
+
+
 def synthetic_line_integral(maps: ChordMaps, tables: PhysicsTables) -> np.ndarray:
     """Monoenergetic 60 keV line integral with collapsed soft tissue (x0.6) and uniform bone."""
     soft, bone = 0.6 * tables.mu_at("soft", 60.0), tables.mu_at("cortical", 60.0)
@@ -231,8 +245,7 @@ def render_synthetic(maps: ChordMaps, spec: SynClassSpec, p: ImageParams, head: 
     line = ndimage.gaussian_filter(line, 0.8 * n / 780, mode="nearest")
     lo, hi = window(line, head, p.window_jitter)
     clean = 1 - np.clip((line - lo) / (hi - lo), 0, 1) ** 0.8
-    yy, xx = (np.mgrid[0:n, 0:n] + 0.5) / n - 0.5
-    fov = np.hypot(yy, xx) <= 0.48
+    fov = synthetic_field(n)
     clean = np.where(fov, clean, 0.0)
     noisy = np.where(fov, clean + p.noise_sigma * rng.standard_normal((n, n)), 0.0)
     stored = (quantise(noisy, 256) * 16).astype(np.uint16)

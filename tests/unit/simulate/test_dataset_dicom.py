@@ -76,6 +76,30 @@ def test_truth_is_aligned_noise_free_render_of_each_class(tiny_sim_config, tmp_p
     assert residual[inside].std() == pytest.approx(0.015, rel=0.3)
 
 
+def test_truth_holds_each_class_field_of_view(tiny_sim_config, tmp_path):
+    results = simulate_dataset(tiny_sim_config(), tmp_path, progress=False)
+    by_class = {r["record"]["cls"]: r["record"] for r in results
+                if r["record"]["view"] == "PA"}
+    truth = np.load(tmp_path / by_class["syn_low"]["truth_path"])
+    syn, real = truth["field_syn_low"], truth["field_real_low"]
+    assert syn.dtype == bool and np.array_equal(syn, truth["field_syn_high"])
+    n = syn.shape[0]
+    yy, xx = (np.mgrid[0:n, 0:n] + 0.5) / n - 0.5
+    assert np.array_equal(syn, np.hypot(yy, xx) <= 0.48)  # the round synthetic field
+    rows, cols = np.flatnonzero(real.any(1)), np.flatnonzero(real.any(0))
+    box = np.zeros_like(real)
+    box[rows[0]:rows[-1] + 1, cols[0]:cols[-1] + 1] = True
+    # one collimation rectangle (the penumbra product rounds its corners off)
+    assert (real != box).mean() < 0.01 and real.mean() > 0.6
+    assert np.array_equal(real, truth["field_real_exposure"])
+    # outside the synthetic field the stored image is blank; outside the collimation the
+    # real image is shuttered (at the far end of the grey scale from the anatomy)
+    image = pydicom.dcmread(tmp_path / by_class["syn_low"]["path"]).pixel_array
+    assert np.all(image[~syn] == 0)
+    shut = pydicom.dcmread(tmp_path / by_class["real_normal"]["path"]).pixel_array
+    assert np.median(shut[~real]) == shut.max() > np.median(shut[real])
+
+
 def test_dataset_card_lists_config_counts_versions_and_deviations(tiny_sim_config, tmp_path):
     simulate_dataset(tiny_sim_config(), tmp_path, progress=False)
     card = json.loads((tmp_path / "dataset.json").read_text())

@@ -8,8 +8,8 @@ import numpy as np
 import pytest
 import torch
 
-from medshift.evaluation.texture import IMMERKAER
 from medshift.models.texture_stats import DILATIONS, n_statistics, texture_statistics
+from medshift.signal import IMMERKAER
 
 
 def _dilated_immerkaer(d: int) -> np.ndarray:

@@ -1,0 +1,60 @@
+"""Group means, Table-1 ranks and the acceptance checks on hand-made rows."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from medshift.evaluation.tables import add_groups, checks, group_means, headline, ranked
+
+
+def _row(source, target, method, tau, **metrics):
+    config = method if np.isnan(tau) else f"{method}@{tau:g}"
+    base = {"ssim_target_anatomy": 0.5, "psnr_target_anatomy": 20.0, "fd": 5.0,
+            "ssim_source": 0.5, "class_hit": 0.9, "class_hit_ceiling": 1.0}
+    return {"source": source, "target": target, "config": config, "method": method,
+            "tau": tau, "n": 10, **(base | metrics)}
+
+
+@pytest.fixture
+def pairs():
+    nan = np.nan
+    rows = []
+    for target, ours_psnr in (("real_low", 25.0), ("real_normal", 18.0)):
+        rows += [_row("syn_low", target, "identity", nan, ssim_source=1.0),
+                 _row("syn_low", target, "histmatch", nan, fd=4.0),
+                 _row("syn_low", target, "autoencoder", nan, psnr_target_anatomy=40.0),
+                 _row("syn_low", target, "sdedit", 0.45, fd=3.0, ssim_source=0.6),
+                 _row("syn_low", target, "medshift", 0.45, psnr_target_anatomy=ours_psnr,
+                      ssim_target_anatomy=0.7, fd=2.0, ssim_source=0.55),
+                 _row("syn_low", target, "medshift", 0.3, fd=1.0, ssim_source=0.4),
+                 _row("syn_low", target, "medshift", 0.6, fd=3.0, ssim_source=0.7)]
+    domains = {"syn_low": "synthetic", "real_low": "real", "real_normal": "real"}
+    return add_groups(pd.DataFrame(rows), domains)
+
+
+def test_checks_report_margins_and_failures(pairs):
+    out = checks(pairs, group_means(pairs), 0.45, 0.9)
+    low = out["synthetic_to_real_pairs"]["syn_low_to_real_low"]
+    assert low["margin"] == pytest.approx({"ssim_target_anatomy": 0.2,
+                                           "psnr_target_anatomy": 5.0, "fd": 1.0})
+    assert low["hit_ratio"] == pytest.approx(0.9) and low["pass"]
+    normal = out["synthetic_to_real_pairs"]["syn_low_to_real_normal"]
+    assert normal["margin"]["psnr_target_anatomy"] == pytest.approx(-2.0)
+    assert not normal["pass"] and not out["all_pairs_pass"]
+    assert out["tradeoff"]["synthetic_to_real/medshift"] == {"ssim_source_rises": True,
+                                                            "fd_rises": True}
+    assert out["tradeoff_monotone"]
+
+
+def test_ranks_leave_the_ceiling_out_and_headline_lists_methods(pairs):
+    groups = group_means(pairs)
+    assert groups.loc[groups["config"] == "medshift@0.45", "psnr_target_anatomy"].item() == 21.5
+    table = ranked(groups, ["group"], 0.45)
+    assert set(table["config"]) == {"identity", "histmatch", "autoencoder", "sdedit@0.45",
+                                    "medshift@0.45"}
+    assert np.isnan(table.loc[table["method"] == "autoencoder", "rank"]).all()
+    head = headline(table, ("synthetic_to_real",))["synthetic_to_real"]
+    assert head["medshift"]["rank"] == min(v["rank"] for k, v in head.items()
+                                           if v.get("rank") is not None)
