@@ -3,9 +3,10 @@ the one definition of the texture region, in torch (training, the decoder's cali
 and numpy (reports, the simulator's QC). Imports nothing from medshift.
 
 The texture region is where a noise filter measures noise rather than structure: pixels
-strictly inside ``UNSATURATED`` and ``margin`` pixels away from saturated ones. (The torch
-version uses a square neighbourhood and ignores the image border, the numpy one a diamond
-and excludes the border: they are unified in the next change.)
+strictly inside ``UNSATURATED`` whose ``(2 margin + 1)``-square neighbourhood lies inside
+the image and holds no saturated pixel. Square, because the filters' supports are square
+(the Immerkaer kernel dilated by 2 reaches 2 px diagonally); the image border counts as
+saturated, because a filter there sees padding, not the image.
 """
 
 from __future__ import annotations
@@ -40,8 +41,8 @@ def texture_region(x: torch.Tensor, margin: int = TEXTURE_MARGIN) -> torch.Tenso
 
     low, high = UNSATURATED
     outside = ((x <= low) | (x >= high)).to(x.dtype)
-    return 1 - torch.nn.functional.max_pool2d(outside, 2 * margin + 1, stride=1,
-                                              padding=margin)
+    padded = torch.nn.functional.pad(outside, (margin,) * 4, value=1.0)
+    return 1 - torch.nn.functional.max_pool2d(padded, 2 * margin + 1, stride=1)
 
 
 def texture_mask(img: np.ndarray, margin: int = TEXTURE_MARGIN) -> np.ndarray:
@@ -50,4 +51,4 @@ def texture_mask(img: np.ndarray, margin: int = TEXTURE_MARGIN) -> np.ndarray:
     from scipy import ndimage
 
     inside = (img > UNSATURATED[0]) & (img < UNSATURATED[1])
-    return ndimage.binary_erosion(inside, iterations=margin)
+    return ndimage.minimum_filter(inside, size=2 * margin + 1, mode="constant", cval=False)

@@ -106,11 +106,12 @@ def test_adaptive_weight_balances_the_gradients_at_the_layer():
     assert float(g_adv) == pytest.approx(float(g_rec), rel=1e-3)
 
 
-def test_texture_region_leaves_out_saturation_and_its_edge():
+def test_texture_region_leaves_out_saturation_its_edge_and_the_border():
     from medshift.signal import texture_region
 
     region = texture_region(noisy_with_collimator(0.01, 0))
-    assert torch.all(region[..., :19] == 0) and torch.all(region[..., 19:] == 1)
+    assert torch.all(region[..., :19] == 0) and torch.all(region[..., 3:-3, 19:-3] == 1)
+    assert torch.all(region[..., :3, :] == 0) and torch.all(region[..., -3:] == 0)
 
 
 def test_texture_losses_look_only_inside_the_texture_region():
