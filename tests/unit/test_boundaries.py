@@ -14,7 +14,7 @@ FORBIDDEN = re.compile(r"^\s*(import|from)\s+(prefect|mlflow|dvc)\b", re.MULTILI
 
 # bottom first; a module may import its own folder and any lower layer, nothing else
 LAYERS: list[set[str]] = [
-    {"__init__", "io", "signal", "seeding", "acquisition"},  # top-level modules
+    {"__init__", "io", "signal", "seeding", "precision", "acquisition"},  # top-level modules
     {"latents"},         # the device boundary of the latent space: per-image seeded decoding
     {"flow"},
     {"models"},

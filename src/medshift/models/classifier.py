@@ -25,6 +25,9 @@ class DomainClassifier(nn.Module):
     by the training set's mean and std (buffers, saved with the weights).
     """
 
+    texture_mean: torch.Tensor  # buffers (registered in __init__)
+    texture_std: torch.Tensor
+
     def __init__(self, n_classes: int, width: int = 32, texture: bool = False) -> None:
         super().__init__()
         self.width, self.texture = width, texture

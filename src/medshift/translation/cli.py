@@ -20,6 +20,7 @@ import numpy as np
 from tqdm import tqdm
 
 from medshift.data.raster import RASTER_SUFFIXES
+from medshift.flow.solvers import METHODS
 from medshift.translation.files import (
     InputImage,
     discover,
@@ -75,10 +76,10 @@ def _resolve_model(spec: str) -> Path:
     if spec.startswith("models:/"):
         try:  # MLflow lives in the pipeline package, never in the library
             from pipeline.registry import resolve_model_uri
-        except ImportError as exc:
-            raise UsageError(f"{spec}: registry URIs are resolved by the pipeline's MLflow "
-                             f"registry; run from the repository with the pipeline extra "
-                             f"installed ({exc})") from None
+        except ImportError:
+            raise UsageError(f"{spec}: no MLflow model registry is set up in this version "
+                             f"(the register stage is not built yet); pass an export "
+                             f"directory such as models/medshift") from None
         return resolve_model_uri(spec)
     path = Path(spec)
     if not (path / "metadata.json").is_file():
@@ -101,11 +102,19 @@ def _check_out(out: Path) -> None:
 def _classifier(args: argparse.Namespace, model_dir: Path):
     from medshift.models.classifier import load_classifier
 
+    if args.classifier is not None and not (args.classifier / "metadata.json").is_file():
+        raise UsageError(f"--classifier {args.classifier}: no classifier export there "
+                         f"(the classifier stage writes models/classifier)")
     candidates = [args.classifier] if args.classifier else [model_dir / "classifier",
                                                             model_dir.parent / "classifier"]
     for path in candidates:
-        if path is not None and (path / "metadata.json").is_file():
-            return load_classifier(path)
+        if (path / "metadata.json").is_file():
+            try:
+                return load_classifier(path)
+            except (RuntimeError, KeyError) as exc:  # an export of another code version
+                raise UsageError(f"{path}: classifier export does not match this version's "
+                                 f"classifier ({str(exc).splitlines()[0]}); re-run the "
+                                 f"classifier stage (dvc repro classifier)") from None
     raise UsageError("--source auto needs the domain classifier: pass --classifier DIR "
                      "(the classifier stage writes models/classifier)")
 
@@ -135,9 +144,18 @@ def _setup(args: argparse.Namespace):
                                            "fp32": False}[args.precision])
     except ValueError as exc:
         raise UsageError(str(exc)) from None
+    if not str(args.out).strip():
+        raise UsageError("--out is empty: name an output folder")
+    minimum = 2 * request.cost * max(1, METHODS[request.solver][1] or 6)
+    if args.nfe < minimum and request.solver != "dopri5":
+        raise UsageError(f"--nfe {args.nfe} is below one {request.solver} step per leg: at "
+                         f"least {minimum} with guidance {request.guidance} (guided "
+                         f"evaluations count twice)")
     model_dir = _resolve_model(args.model)
     try:
         model = load_medshift(model_dir, _device(args.device))
+        if args.target in ("unknown", AUTO_SOURCE):
+            raise ValueError(f"--target must be a class of the model: {', '.join(model.classes)}")
         model.label(args.target)
         if args.source != AUTO_SOURCE:
             model.label(args.source)
@@ -159,13 +177,13 @@ def _description(args: argparse.Namespace, request: TranslationRequest, model, s
             f"{card.data_version})")
 
 
-def _write(item: InputImage, image: np.ndarray, fmt: str, target: Path, description: str
-           ) -> None:
+def _write(item: InputImage, image: np.ndarray, fmt: str, target: Path, description: str,
+           series: str) -> None:
     full = from_working(image, item.pixels.shape)
     if fmt == "dicom":
         entropy = [str(item.dataset.get("SOPInstanceUID", item.key)),
                    str(item.dataset.get("SeriesInstanceUID", "")), description]
-        write_dicom(target, full, item.dataset, description, entropy)
+        write_dicom(target, full, item.dataset, description, series, entropy)
     else:
         write_png(target, full)
 
@@ -185,19 +203,47 @@ def _translate_batch(args, request, model, classifier, batch: list[InputImage],
         fmt = args.format or ("dicom" if item.dataset is not None else "png")
         source = model.classes[labels[k]] if labels is not None else args.source
         target = output_path(args.out, item.key, fmt)
-        if fmt == "dicom" and item.dataset is None:
-            failures.append((str(item.path), "dicom output needs a DICOM input (use --format "
-                                             "png)"))
-            continue
         try:
             _write(item, result.images[k, 0], fmt, target,
-                   _description(args, request, model, source))
+                   _description(args, request, model, source, result.nfe),
+                   f"MedShift {source} -> {args.target}, tau {request.tau}")
         except OSError as exc:
             failures.append((str(item.path), f"cannot write {target}: {exc.strerror or exc}"))
             continue
         done += 1
         if labels is not None:
             tqdm.write(f"{item.path}: source auto -> {source}")
+    return done
+
+
+def _run_files(args, request, model, classifier, files: list[tuple[Path, str]],
+               failures: list[tuple[str, str]]) -> int:
+    """Read, translate and write ``files`` in batches; returns how many were written."""
+    done, batch, claimed = 0, [], {}
+    bar = tqdm(files, desc="translate", unit="file", disable=args.quiet, mininterval=1.0)
+    for n, (path, key) in enumerate(bar):
+        raster = path.suffix.lower() in RASTER_SUFFIXES
+        fmt = args.format or ("png" if raster else "dicom")
+        target = output_path(args.out, key, fmt)
+        if target in claimed:
+            failures.append((str(path), f"its output {target} would replace that of "
+                                        f"{claimed[target]}: pass the folder that holds both, "
+                                        f"or rename one"))
+        elif target.exists() and not args.overwrite:
+            failures.append((str(path), "output exists (pass --overwrite to replace it)"))
+        elif fmt == "dicom" and raster:
+            failures.append((str(path), "dicom output needs a DICOM input (use --format png)"))
+        else:
+            claimed[target] = path
+            try:
+                batch.append(read_input(path, key))
+            except Exception as exc:
+                if not is_supported_error(exc):
+                    raise
+                failures.append((str(path), str(exc)))
+        if batch and (len(batch) == request.batch_size or n == len(files) - 1):
+            done += _translate_batch(args, request, model, classifier, batch, failures)
+            batch = []
     return done
 
 
@@ -211,22 +257,17 @@ def run_translate(args: argparse.Namespace) -> int:
         return 2
     files, missing = discover(args.inputs)
     failures = [(str(p), r) for p, r in missing]
-    start, done, batch = time.perf_counter(), 0, []
-    bar = tqdm(files, desc="translate", unit="file", disable=args.quiet, mininterval=1.0)
-    for n, (path, key) in enumerate(bar):
-        fmt = args.format or ("png" if path.suffix.lower() in RASTER_SUFFIXES else "dicom")
-        if output_path(args.out, key, fmt).exists() and not args.overwrite:
-            failures.append((str(path), "output exists (pass --overwrite to replace it)"))
-        else:
-            try:
-                batch.append(read_input(path, key))
-            except Exception as exc:
-                if not is_supported_error(exc):
-                    raise
-                failures.append((str(path), str(exc)))
-        if batch and (len(batch) == request.batch_size or n == len(files) - 1):
-            done += _translate_batch(args, request, model, classifier, batch, failures)
-            batch = []
+    if not files:
+        print(f"medshift translate: no input files found in {[str(i) for i in args.inputs]}",
+              file=sys.stderr)
+        return 1
+    start, done = time.perf_counter(), 0
+    try:
+        done = _run_files(args, request, model, classifier, files, failures)
+    except KeyboardInterrupt:
+        print("medshift translate: interrupted; the outputs written so far are complete "
+              "(re-run with --overwrite, or without it to keep them)", file=sys.stderr)
+        return 130
     seconds = time.perf_counter() - start
     for path, reason in failures:
         print(f"skipped {path}: {reason}", file=sys.stderr)

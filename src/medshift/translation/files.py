@@ -25,6 +25,10 @@ from medshift.data.raster import RASTER_SUFFIXES, read_raster
 
 DICOM_SUFFIXES = (".dcm", ".dicom", "")
 # attributes that map stored values to display: the output stores display values directly
+# attributes that name the source acquisition's class or processing, which a translation no
+# longer has (ingestion rules read some of them); private tags go too
+_SOURCE_CLASS = ("AcquisitionDeviceProcessingDescription", "AcquisitionDeviceProcessingCode",
+                 "ConversionType", "RadiationSetting", "SeriesNumber", "InstanceNumber")
 _DISPLAY_MAPPING = ("ModalityLUTSequence", "VOILUTSequence", "VOILUTFunction",
                     "PresentationLUTSequence", "PixelPaddingValue", "PixelPaddingRangeLimit",
                     "SmallestImagePixelValue", "LargestImagePixelValue",
@@ -52,16 +56,25 @@ class InputImage:
 def discover(inputs: list[Path]) -> tuple[list[tuple[Path, str]], list[tuple[Path, str]]]:
     """Files to translate from file and folder arguments, with their keys.
 
+    A folder contributes every file below it (hidden ones excepted), keyed by its path
+    relative to the folder; a file argument is keyed by its name. Dangling links are
+    reported, never silently skipped.
+
     Returns:
-        ([(file, key)], [(path, reason)] for arguments that do not exist).
+        ([(file, key)], [(path, reason)] for what cannot be read).
     """
     found, missing = [], []
     for arg in inputs:
         if arg.is_file():
             found.append((arg, arg.name))
         elif arg.is_dir():
-            found += [(p, p.relative_to(arg).as_posix()) for p in sorted(arg.rglob("*"))
-                      if p.is_file() and not p.name.startswith(".")]
+            for p in sorted(arg.rglob("*")):
+                if p.name.startswith("."):
+                    continue
+                if p.is_symlink() and not p.exists():
+                    missing.append((p, "unreadable: dangling symbolic link"))
+                elif p.is_file():
+                    found.append((p, p.relative_to(arg).as_posix()))
         else:
             missing.append((arg, "no such file or folder"))
     return found, missing
@@ -73,6 +86,8 @@ def read_input(path: Path, key: str) -> InputImage:
     Raises:
         IngestError: unreadable or unsupported, with the ingestion's reason code.
     """
+    if path.stat().st_size == 0:
+        raise IngestError("empty", "zero-byte file")
     if path.suffix.lower() in RASTER_SUFFIXES:
         return InputImage(path, key, read_raster(path))
     decoded = read_dicom(path, keep_private=True)
@@ -124,11 +139,13 @@ def write_png(path: Path, image: np.ndarray) -> None:
     _atomic(path, lambda tmp: Image.fromarray(values).save(tmp, format="PNG"))
 
 
-def write_dicom(path: Path, image: np.ndarray, source: Any, description: str,
+def write_dicom(path: Path, image: np.ndarray, source: Any, description: str, series: str,
                 uid_entropy: list[str]) -> None:
     """A derived DICOM instance of ``image`` ((H, W) float in [0, 1], bone bright).
 
-    Keeps every attribute of ``source`` but those mapping stored values to display; stores
+    Keeps every attribute of ``source`` but those mapping stored values to display, those
+    naming the source's class or processing (and private tags); ``series`` becomes the
+    Series Description; stores
     the image uncompressed at the source's bits stored and photometric convention (so it
     displays bone bright like the source, by the reader's own polarity rule), with the
     standard LINEAR window over the full stored range, new SOP Instance and
@@ -138,7 +155,8 @@ def write_dicom(path: Path, image: np.ndarray, source: Any, description: str,
     from pydicom.uid import ExplicitVRLittleEndian, generate_uid
 
     ds = copy.deepcopy(source)
-    for keyword in _DISPLAY_MAPPING:
+    ds.remove_private_tags()
+    for keyword in (*_DISPLAY_MAPPING, *_SOURCE_CLASS):
         if keyword in ds:
             delattr(ds, keyword)
     bits = int(ds.get("BitsStored", 16) or 16)
@@ -156,6 +174,7 @@ def write_dicom(path: Path, image: np.ndarray, source: Any, description: str,
     ds.WindowCenter, ds.WindowWidth = (top + 1) / 2, top + 1
     ds.ImageType = ["DERIVED", "SECONDARY"]
     ds.DerivationDescription = description[:1024]
+    ds.SeriesDescription = series[:64]
     ds.SOPInstanceUID = generate_uid(entropy_srcs=[*uid_entropy, "instance"])
     ds.SeriesInstanceUID = generate_uid(entropy_srcs=[*uid_entropy[1:], "series"])
     ds.file_meta.MediaStorageSOPInstanceUID = ds.SOPInstanceUID
