@@ -117,6 +117,6 @@ def _place(meta: pd.DataFrame, own: np.ndarray, test: TestImages) -> np.ndarray:
     from_test = (meta["origin"] == "test").to_numpy()
     out[from_test] = test.images[meta.loc[from_test, "src"].to_numpy()]
     from_recon = (meta["origin"] == "recon").to_numpy()
-    if from_recon.any():
+    if from_recon.any() and test.recon is not None:
         out[from_recon] = test.recon[meta.loc[from_recon, "tgt"].to_numpy()]
     return out

@@ -149,7 +149,7 @@ def summary(ev: Evaluation, groups: tuple[str, ...], tau: float) -> list[str]:
     for g, methods in ev.headline.items():
         ranks = {m: v.get("rank") for m, v in methods.items() if v.get("rank") is not None}
         if ranks:
-            best = min(ranks, key=ranks.get)
+            best = min(ranks, key=lambda m: ranks[m])
             out.append(f"- {g.replace('_', ' ')}, τ = {tau:g}: best average rank {best} "
                        f"({ranks[best]:.2f}); MedShift {_fmt(ranks.get('medshift'), 2)}, "
                        f"SDEdit {_fmt(ranks.get('sdedit'), 2)} ({BENCH}).")
@@ -183,7 +183,7 @@ def _versus(group: str, methods: dict) -> list[str]:
         values = {m: v.get(metric) for m, v in rivals.items() if v.get(metric) is not None}
         if ours.get(metric) is None or not values:
             continue
-        best = (max if higher else min)(values, key=values.get)
+        best = (max if higher else min)(values, key=lambda m: values[m])
         wins = ours[metric] > values[best] if higher else ours[metric] < values[best]
         parts.append(f"{label} {ours[metric]:.4g} vs {values[best]:.4g} ({best}; "
                      f"{'win' if wins else 'loss'})")

@@ -59,10 +59,11 @@ def score_images(outputs: Outputs, test: TestImages, classifier: DomainClassifie
             for metric, values in scores.items():
                 columns.setdefault(f"{metric}_{name}", []).append(values)
         if lpips_reason is None:
+            lpips_home = str(cfg.lpips_torch_home)  # set: lpips_reason says why otherwise
             columns.setdefault("lpips_source", []).append(
-                lpips_distance(out, test.images[s], cfg.lpips_torch_home, cfg.lpips_net))
+                lpips_distance(out, test.images[s], lpips_home, cfg.lpips_net))
             columns.setdefault("lpips_target", []).append(
-                lpips_distance(out, test.images[t], cfg.lpips_torch_home, cfg.lpips_net))
+                lpips_distance(out, test.images[t], lpips_home, cfg.lpips_net))
         curves += [_nps(img[0], m, cfg.nps_roi) for img, m in zip(out, anatomy, strict=True)]
     scores = pd.DataFrame({k: np.concatenate(v) for k, v in columns.items()})
     target_cols = [c for c in scores if "target" in c or "clean" in c]
@@ -100,6 +101,7 @@ def _judge(outputs: Outputs, test: TestImages, classifier: DomainClassifier, bat
             j = judge(classifier, outputs.images[rows], batch, bf16)
         else:
             base = test.images if origin == "test" else test.recon
+            assert base is not None  # rows of origin "recon" exist only with reconstructions
             need = np.unique(meta.loc[rows, positions])
             once = judge(classifier, base[need], batch, bf16)
             where = np.searchsorted(need, meta.loc[rows, positions].to_numpy())

@@ -50,9 +50,9 @@ def load_truth(rows: pd.DataFrame, simulated: Path | str | None, size: int) -> T
         truth_file = lookup.get(_relative(path, simulated))
         if truth_file is None:
             continue
-        if truth_file not in cache:
+        if truth_file not in cache and simulated is not None:
             cache[truth_file] = _read(Path(simulated) / truth_file)
-        arrays = cache[truth_file]
+        arrays = cache.get(truth_file)
         if arrays is None or cls not in arrays or f"field_{cls}" not in arrays:
             continue
         inside = resize_square(arrays[f"field_{cls}"].astype(np.float32), size)
@@ -73,6 +73,8 @@ def _relative(path: str, simulated: Path | str | None) -> str:
     """The path under the simulator's folder; else its last three parts, the simulator's
     {class}/{subject}/{view}.dcm layout (a manifest made in another checkout)."""
     try:
+        if simulated is None:
+            raise ValueError("no simulator folder")
         return Path(path).resolve().relative_to(Path(simulated).resolve()).as_posix()
     except (ValueError, TypeError):
         return "/".join(Path(path).parts[-3:])

@@ -35,6 +35,7 @@ from medshift.translation.files import (
 from medshift.translation.translate import TranslationRequest, translate
 
 AUTO_SOURCE = "auto"
+PRECISIONS: dict[str, bool | str] = {"auto": "auto", "bf16": True, "fp32": False}
 
 
 class UsageError(Exception):
@@ -140,8 +141,7 @@ def _setup(args: argparse.Namespace):
         request = TranslationRequest(tau=args.tau, nfe=args.nfe, solver=args.solver,
                                      guidance=args.guidance, seed=args.seed,
                                      batch_size=args.batch_size,
-                                     bf16={"auto": "auto", "bf16": True,
-                                           "fp32": False}[args.precision])
+                                     bf16=PRECISIONS[args.precision])
     except ValueError as exc:
         raise UsageError(str(exc)) from None
     if not str(args.out).strip():
@@ -168,11 +168,11 @@ def _setup(args: argparse.Namespace):
     return request, model, classifier
 
 
-def _description(args: argparse.Namespace, request: TranslationRequest, model, source: str
-                  ) -> str:
+def _description(args: argparse.Namespace, request: TranslationRequest, model, source: str,
+                 nfe: int) -> str:
     card = model.card
     return (f"MedShift translation {source} -> {args.target}, tau {request.tau}, "
-            f"{request.solver} {request.nfe} NFE, guidance {request.guidance}, seed "
+            f"{request.solver} {nfe} NFE, guidance {request.guidance}, seed "
             f"{request.seed}; model {args.model} (medshift {card.code_version}, data "
             f"{card.data_version})")
 
@@ -219,7 +219,8 @@ def _translate_batch(args, request, model, classifier, batch: list[InputImage],
 def _run_files(args, request, model, classifier, files: list[tuple[Path, str]],
                failures: list[tuple[str, str]]) -> int:
     """Read, translate and write ``files`` in batches; returns how many were written."""
-    done, batch, claimed = 0, [], {}
+    done, batch = 0, []
+    claimed: dict[Path, Path] = {}
     bar = tqdm(files, desc="translate", unit="file", disable=args.quiet, mininterval=1.0)
     for n, (path, key) in enumerate(bar):
         raster = path.suffix.lower() in RASTER_SUFFIXES

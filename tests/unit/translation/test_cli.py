@@ -127,3 +127,54 @@ def test_missing_model_and_unwritable_output_exit_2(tmp_path, model_dir, capsys)
     (tmp_path / "file").write_text("x")
     assert _run(model_dir, tmp_path / "file" / "out", tmp_path / "a.dcm") == 2
     assert "output folder cannot be written" in capsys.readouterr().err
+
+
+def test_outputs_that_would_collide_are_refused_not_replaced(tmp_path, model_dir, capsys):
+    _dicom(tmp_path / "a" / "PA.dcm")
+    _dicom(tmp_path / "b" / "PA.dcm")
+    assert _run(model_dir, tmp_path / "out", tmp_path / "a" / "PA.dcm",
+                tmp_path / "b" / "PA.dcm") == 1
+    err = capsys.readouterr().err
+    assert "would replace that of" in err and str(tmp_path / "b" / "PA.dcm") in err
+    assert [p.name for p in (tmp_path / "out").iterdir()] == ["PA.dcm"]
+
+
+def test_empty_dangling_and_zero_byte_inputs_are_named(tmp_path, model_dir, capsys):
+    (tmp_path / "empty").mkdir()
+    assert _run(model_dir, tmp_path / "out", tmp_path / "empty") == 1
+    assert "no input files found" in capsys.readouterr().err
+    folder = tmp_path / "in"
+    _dicom(folder / "good.dcm")
+    (folder / "zero.dcm").write_bytes(b"")
+    (folder / "gone.dcm").symlink_to(folder / "missing.dcm")
+    assert _run(model_dir, tmp_path / "out2", folder) == 1
+    err = capsys.readouterr().err
+    assert "zero.dcm: empty" in err and "gone.dcm: unreadable: dangling" in err
+    assert (tmp_path / "out2" / "good.dcm").is_file()
+
+
+@pytest.mark.parametrize(("change", "message"), [
+    ({"nfe": 4}, "below one midpoint step per leg: at least 8"),
+    ({"target": "unknown"}, "--target must be a class of the model"),
+    ({"model": "models:/medshift@production"}, "no MLflow model registry is set up"),
+])
+def test_more_usage_errors(tmp_path, model_dir, capsys, change, message):
+    _dicom(tmp_path / "a.dcm")
+    model = change.pop("model", model_dir)
+    assert _run(model, tmp_path / "out", tmp_path / "a.dcm", **change) == 2
+    assert message in capsys.readouterr().err
+
+
+def test_derived_dicom_drops_the_source_class_and_private_tags(tmp_path, model_dir):
+    src = _dicom(tmp_path / "a.dcm")
+    ds = pydicom.dcmread(src)
+    ds.ConversionType = "SYN"
+    ds.AcquisitionDeviceProcessingDescription = "SIM HIGH DOSE"
+    ds.private_block(0x0009, "MEDSHIFT_SIM", create=True).add_new(0x17, "LO", "syn")
+    ds.save_as(src)
+    assert _run(model_dir, tmp_path / "out", src) == 0
+    out = pydicom.dcmread(tmp_path / "out" / "a.dcm")
+    assert "ConversionType" not in out and "AcquisitionDeviceProcessingDescription" not in out
+    assert not any(el.tag.is_private for el in out)
+    assert out.SeriesDescription.startswith("MedShift syn -> real_low")
+    assert "midpoint 8 NFE" in out.DerivationDescription  # one step a leg, guided x2
