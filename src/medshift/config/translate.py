@@ -23,7 +23,7 @@ class TranslateConfig:
     methods: tuple[str, ...] = ("medshift", "sdedit")
     solver: str = "midpoint"
     nfe: int = 12
-    guidance: float = 1.5
+    guidance: float = 1.0
     batch_size: int = 64
     seed: int = 0
     bf16: bool | str = "auto"

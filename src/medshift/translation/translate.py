@@ -52,7 +52,7 @@ class TranslationRequest:
     tau: float = 0.45
     nfe: int = 12
     solver: str = "midpoint"
-    guidance: float = 1.5
+    guidance: float = 1.0
     seed: int = 0
     batch_size: int = 64
     rtol: float = 1e-3

@@ -154,7 +154,8 @@ def test_empty_dangling_and_zero_byte_inputs_are_named(tmp_path, model_dir, caps
 
 
 @pytest.mark.parametrize(("change", "message"), [
-    ({"nfe": 4}, "below one midpoint step per leg: at least 8"),
+    ({"nfe": 2}, "below one midpoint step per leg: at least 4"),
+    ({"nfe": 6, "guidance": 1.5}, "at least 8 with guidance 1.5"),
     ({"target": "unknown"}, "--target must be a class of the model"),
     ({"model": "models:/medshift@production"}, "no MLflow model registry is set up"),
 ])
@@ -177,4 +178,4 @@ def test_derived_dicom_drops_the_source_class_and_private_tags(tmp_path, model_d
     assert "ConversionType" not in out and "AcquisitionDeviceProcessingDescription" not in out
     assert not any(el.tag.is_private for el in out)
     assert out.SeriesDescription.startswith("MedShift syn -> real_low")
-    assert "midpoint 8 NFE" in out.DerivationDescription  # one step a leg, guided x2
+    assert "midpoint 12 NFE" in out.DerivationDescription  # three steps a leg
