@@ -9,6 +9,7 @@ an autoencoder never depends on the velocity model's code.
 
 from __future__ import annotations
 
+import json
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -47,6 +48,13 @@ class ModelCard:
     data_version: str | None = None
     code_version: str = __version__
     training: dict[str, dict[str, Any]] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        # plain JSON data (tuples as lists), so a card equals its own round trip
+        for name in ("velocity", "training"):
+            value = getattr(self, name)
+            if value is not None:
+                object.__setattr__(self, name, json.loads(json.dumps(value)))
 
     def label(self, name: str | None) -> int:
         """Label id of a class name; None or "unknown" gives the null label.
