@@ -59,17 +59,20 @@ def _run(module: str, *args: str) -> None:
 
 def _models(tmp: Path, classes: list[str]) -> None:
     """An untrained classifier and autoencoder: the plumbing, not the numbers, is tested."""
+    from medshift.latents import LatentStats
     from medshift.models.autoencoder import AutoencoderSpec, KLAutoencoder
+    from medshift.models.card import ModelCard, save_model
     from medshift.models.classifier import DomainClassifier
-    from medshift.models.export import save_export
+    from medshift.models.weights import save_export
 
     torch.manual_seed(0)
     clf = DomainClassifier(len(classes))
     save_export(tmp / "classifier", {"classifier": clf}, {"classes": classes, "width": 32})
     spec = AutoencoderSpec(latent_channels=2, base_channels=8, noise_injection=False,
-                           calibrate_noise=False)
-    save_export(tmp / "model", {"autoencoder": KLAutoencoder(spec)},
-                {"autoencoder": spec.to_dict()})
+                           calibrate_noise=False, texture_bands=1)
+    stats = LatentStats((0.0,) * 3, (1.0,) * 3)
+    save_model(tmp / "model", {"autoencoder": KLAutoencoder(spec)},
+               ModelCard(tuple(classes), spec, stats, 32))
 
 
 def _translations(tmp: Path, classes: list[str], domains: dict[str, str]) -> None:
