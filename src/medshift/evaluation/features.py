@@ -20,8 +20,7 @@ class ClassifierFeatures(nn.Module):
     def __init__(self, classifier: DomainClassifier) -> None:
         super().__init__()
         self.classifier = classifier.eval()
-        with torch.no_grad():
-            self.num_features = int(classifier.features(torch.zeros(1, 1, 32, 32)).shape[1])
+        self.num_features = int(classifier.head.in_features)  # the embedding feeds the head
 
     @torch.no_grad()
     def forward(self, x: torch.Tensor) -> torch.Tensor:
