@@ -129,11 +129,15 @@ def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--model", type=Path, default=REPO / "models/medshift")
     p.add_argument("--quick", action="store_true", help="fewer settings and inputs")
+    p.add_argument("--skip-solvers", action="store_true",
+                   help="keep the solver table of the existing results file")
     args = p.parse_args()
+    out = REPO / "benchmarks/results/translate.json"
     model = load_medshift(args.model)
     result = {"threads": torch.get_num_threads(), "image_size": model.card.image_size,
               "default": TranslationRequest().__dict__}
-    result["solvers"] = solver_table(model, args.quick)
+    result["solvers"] = (json.loads(out.read_text())["solvers"] if args.skip_solvers
+                         else solver_table(model, args.quick))
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
         n = 100 if args.quick else 200
@@ -145,13 +149,13 @@ def main() -> None:
         rss = {}
         for count in (100,) if args.quick else (100, 1000):
             shutil.rmtree(tmp / "rss", ignore_errors=True)
+            shutil.rmtree(tmp / "rss_out", ignore_errors=True)
             _, peak = _cli(args.model, _dicoms(count, tmp / "rss"), tmp / "rss_out")
             rss[count] = round(peak, 1)
             print({"inputs": count, "peak_rss_mib": rss[count]}, flush=True)
         result["peak_rss_mib"] = rss
         result["auto_source"] = auto_source_accuracy(args.model, tmp)
         print(result["auto_source"], flush=True)
-    out = REPO / "benchmarks/results/translate.json"
     out.write_text(json.dumps(result, indent=2) + "\n")
     print(f"wrote {out}")
 
