@@ -23,6 +23,7 @@ from pathlib import Path
 from pipeline.launch import NPROC_ENV
 
 _DVC_FAILED = re.compile(r"failed to reproduce '([^']+)'")
+_DVC_EXIT = re.compile(r"failed to run: .*, exited with (-?\d+)\s*$")
 _KILL_GRACE_S = 10.0
 
 
@@ -98,6 +99,14 @@ def _kill_tree(proc: subprocess.Popen) -> None:
             continue
 
 
+def _exit_reason(code: int, tail: list[str]) -> str:
+    """"exited with code N", N the stage command's own code when DVC reports it."""
+    stage_codes = [m.group(1) for line in tail for m in [_DVC_EXIT.search(line)] if m]
+    if stage_codes:
+        return f"exited with code {stage_codes[-1]} (dvc: {code})"
+    return f"exited with code {code}"
+
+
 def _signal_name(number: int) -> str:
     try:
         return f"was killed by {signal.Signals(number).name}"
@@ -150,7 +159,7 @@ def run_command(stage: str, argv: Sequence[str], cwd: Path, env: Mapping[str, st
     for reader in readers:
         reader.join(timeout=5.0)
     if reason is None and code != 0:
-        reason = _signal_name(-code) if code < 0 else f"exited with code {code}"
+        reason = _signal_name(-code) if code < 0 else _exit_reason(code, list(tail))
     if reason is not None:
         raise StageFailed(_failed_stage(stage, list(tail)), reason, "\n".join(tail))
     return StageRun(stage, tuple(argv), str(cwd), round(time.monotonic() - start, 3))

@@ -53,7 +53,7 @@ if name == "register":
     Path("production.txt").write_text(digest)
 '''
 
-REGISTRY_PY = '''"""Stand-in for pipeline.registry (the registry half of issue 15): records its call."""
+REGISTRY_PY = '''"""Stand-in for pipeline.registry (issue 15's registry half): records its call."""
 import json, os, sys
 from pathlib import Path
 

@@ -13,11 +13,11 @@ from pathlib import Path
 
 import pytest
 import yaml
-
-from medshift.config.base import ConfigError
 from pipeline.launch import NPROC_ENV, relaunch_under_torchrun, requested_nproc, torchrun_argv
 from pipeline.orchestration.commands import StageFailed, run_command, stage_env
 from pipeline.orchestration.workspace import REPO, check_devices, resolve_root, set_profile
+
+from medshift.config.base import ConfigError
 
 PY = sys.executable
 
@@ -80,6 +80,7 @@ def test_the_upstream_stage_dvc_names_is_reported(tmp_path):
                   "exited with 1", file=sys.stderr)
             sys.exit(1)""")
     assert err.value.stage == "velocity (DVC stage 'classifier')"
+    assert err.value.reason == "exited with code 1 (dvc: 1)"
 
 
 def test_stage_env_puts_the_flows_interpreter_first_and_the_process_count():
@@ -94,9 +95,10 @@ def test_set_profile_changes_one_line_and_keeps_comments(tmp_path):
     params = tmp_path / "params.yaml"
     params.write_text("# top\nprofile: cpu   # the default\nvelocity:\n  steps: 1  # x\n")
     assert set_profile(params, "gpu") is True
-    assert params.read_text() == "# top\nprofile: gpu   # the default\nvelocity:\n  steps: 1  # x\n"
+    assert params.read_text() == (
+        "# top\nprofile: gpu   # the default\nvelocity:\n  steps: 1  # x\n")
     assert set_profile(params, "gpu") is False
-    with pytest.raises(ConfigError, match="no .*profiles/tpu.yaml"):
+    with pytest.raises(ConfigError, match=r"no .*profiles/tpu\.yaml"):
         set_profile(params, "tpu")
     with pytest.raises(ConfigError, match="expected a name"):
         set_profile(params, "gpu\nvelocity: 3")
@@ -115,7 +117,7 @@ def test_check_devices_allows_one_process_per_visible_gpu():
 def test_resolve_root_is_the_checkout_not_the_cwd(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     assert resolve_root() == REPO == Path(__file__).resolve().parents[2]
-    with pytest.raises(FileNotFoundError, match="no dvc.yaml"):
+    with pytest.raises(FileNotFoundError, match=r"no dvc\.yaml"):
         resolve_root(tmp_path)
 
 
