@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -27,10 +28,15 @@ def harness():
         yield
 
 
+@pytest.fixture(scope="module")
+def template(tmp_path_factory):
+    return make_tiny_repo(tmp_path_factory.mktemp("template") / "repo")
+
+
 @pytest.fixture
-def tiny(tmp_path, monkeypatch):
-    """The tiny repository, with the test running from an unrelated working directory."""
-    root = make_tiny_repo(tmp_path / "repo")
+def tiny(template, tmp_path, monkeypatch):
+    """A fresh copy of the tiny repository; the test runs from an unrelated directory."""
+    root = Path(shutil.copytree(template, tmp_path / "repo", symlinks=True))
     elsewhere = tmp_path / "elsewhere"
     elsewhere.mkdir()
     monkeypatch.chdir(elsewhere)

@@ -111,5 +111,5 @@ def make_tiny_repo(root: Path) -> Path:
     subprocess.run([sys.executable, "-m", "dvc", "init", "-q"], **run)
     subprocess.run([sys.executable, "-m", "dvc", "config", "core.analytics", "false"], **run)
     subprocess.run([sys.executable, "-m", "dvc", "remote", "add", "-d", "default",
-                    str(root.parent / "remote")], **run)
+                    "../remote"], **run)  # relative: a copied repository pushes beside itself
     return root
