@@ -1,7 +1,7 @@
 """Prefect flows: scheduled retraining and re-evaluation, each task one `dvc repro STAGE`.
 
-    python -m pipeline.flows retrain [--profile gpu] [--nproc N] [--no-push]
-    python -m pipeline.flows reevaluate [--model models:/medshift@production]
+    python -m pipeline.flows retrain [--profile gpu] [--nproc N] [--no-push] [--repo DIR]
+    python -m pipeline.flows reevaluate [--model models:/medshift@production] [--repo DIR]
 
 Deployments (work pool ``gpu``, weekly schedule) are in prefect.yaml at the repository root.
 DVC stays the one DAG and cache: a task runs its stage as a subprocess in the repository
@@ -142,12 +142,14 @@ def main(argv: list[str] | None = None) -> int:
     r.add_argument("--no-push", action="store_true", help="skip `dvc push`")
     e = sub.add_parser("reevaluate", help="refresh data, re-score the production model")
     e.add_argument("--model", default=None, help="model URI (default: production)")
+    for command in (r, e):
+        command.add_argument("--repo", default=None, help="DVC repository (default: this one)")
     args = p.parse_args(argv)
     if args.flow == "retrain":
         state = retrain(profile=args.profile, nproc=args.nproc, push=not args.no_push,
-                        return_state=True)
+                        repo=args.repo, return_state=True)
     else:
-        state = reevaluate(model=args.model, return_state=True)
+        state = reevaluate(model=args.model, repo=args.repo, return_state=True)
     print(f"{args.flow}: {state.name}: {state.message or ''}".rstrip(": "))
     return 0 if state.is_completed() else 1
 

@@ -166,3 +166,15 @@ def test_reevaluate_from_a_temporary_cwd_resolves_the_repository(harness, tiny, 
     assert call == {"argv": ["reevaluate", "--model", "models:/medshift/3"], "cwd": str(tiny)}
     assert _attempts(tiny) == ["ingest", "split"]  # refreshed, nothing retrained
     assert f"MLflow store sqlite:///{tiny / 'mlflow.db'}" in out.stdout + out.stderr
+
+
+def test_the_command_line_runs_a_flow_and_reports_its_state(harness, tiny, capfd):
+    from pipeline.flows import main
+
+    assert main(["reevaluate", "--repo", str(tiny)]) == 0
+    assert capfd.readouterr().out.strip().splitlines()[-1] == "reevaluate: Completed"
+    (tiny / "raw.txt").write_text("raw data v2\n")  # new data: ingest runs again, and fails
+    (tiny / "fail/ingest").write_text("always")
+    assert main(["reevaluate", "--repo", str(tiny)]) == 1
+    assert "reevaluate: Failed: Flow run encountered an exception: StageFailed: stage " \
+        "'ingest' exited with code 1" in capfd.readouterr().out
