@@ -7,8 +7,10 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -178,3 +180,40 @@ def test_the_command_line_runs_a_flow_and_reports_its_state(harness, tiny, capfd
     assert main(["reevaluate", "--repo", str(tiny)]) == 1
     assert "reevaluate: Failed: Flow run encountered an exception: StageFailed: stage " \
         "'ingest' exited with code 1" in capfd.readouterr().out
+
+
+def test_a_terminated_flow_run_crashes_and_leaves_no_stage_running(harness, tmp_path):
+    """A worker cancels a run with SIGTERM: the run ends Crashed, not Completed, and the
+    stage's process tree (started in its own session) is killed with it."""
+    from prefect.settings import PREFECT_API_URL
+
+    pidfile = tmp_path / "child.pid"
+    stage = ("import subprocess, time; c = subprocess.Popen(['sleep', '300']); "
+             f"open({str(pidfile)!r}, 'w').write(str(c.pid)); time.sleep(300)")
+    script = tmp_path / "run.py"
+    script.write_text(
+        "import sys\nfrom prefect import flow\nfrom pipeline.flows import run_stage\n"
+        "@flow(name='sleepy')\ndef sleepy():\n"
+        f"    run_stage('train', 'velocity', [sys.executable, '-c', {stage!r}], "
+        f"{str(tmp_path)!r}, 1, 600.0, 5)\n"
+        "state = sleepy(return_state=True)\nprint('STATE', state.name, flush=True)\n")
+    env = {**os.environ, "PREFECT_API_URL": PREFECT_API_URL.value(),
+           "PREFECT_HOME": str(tmp_path / "prefect-home"),
+           "PYTHONPATH": os.pathsep.join([str(REPO), str(REPO / "src")])}
+    proc = subprocess.Popen([sys.executable, str(script)], env=env, cwd=tmp_path,
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    try:
+        deadline = time.monotonic() + 90
+        while not pidfile.exists() and time.monotonic() < deadline and proc.poll() is None:
+            time.sleep(0.2)
+        assert pidfile.exists(), proc.communicate(timeout=30)[0][-3000:]
+        time.sleep(0.5)
+        proc.send_signal(signal.SIGTERM)
+        out = proc.communicate(timeout=60)[0]
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert "Finished in state Crashed" in out, out[-3000:]
+    assert "Completed" not in out
+    child = Path(f"/proc/{pidfile.read_text()}")
+    assert not child.exists() or " Z " in (child / "stat").read_text(), "stage survived"
