@@ -34,6 +34,7 @@ def staged(tmp_path, simulated_tree, monkeypatch):
     params["velocity"]["model"].update(base_channels=16)
     (tmp_path / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
     monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("MEDSHIFT_TRACKING", raising=False)  # the test checks the MLflow runs
     monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{tmp_path / 'mlflow.db'}")
     monkeypatch.setenv("MLFLOW_ARTIFACT_ROOT", (tmp_path / "artifacts").as_uri())
     assert cli(["ingest", "--quiet"]) == 0 and cli(["split"]) == 0
