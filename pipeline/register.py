@@ -237,10 +237,16 @@ def main(argv: list[str] | None = None) -> int:
             print("register: another process is changing the registry; waiting"))):
         clock["lock"] = time.perf_counter()
         version, run_id = log_version(c, cfg, defaults, args, model, example, tags, metrics)
-        if not reasons:
-            reasons |= served_sanity(cfg.name, version.version, example, defaults, library)
-        outcome = decide(c, cfg, version.version, candidate if not reasons else None,
-                         reasons, scorer)
+        try:
+            if not reasons:
+                reasons |= served_sanity(cfg.name, version.version, example, defaults,
+                                         library)
+            outcome = decide(c, cfg, version.version, candidate if not reasons else None,
+                             reasons, scorer)
+        except Exception as exc:  # no alias moved: say so on the version, then fail
+            c.set_model_version_tag(cfg.name, version.version, "decision",
+                                    f"error: {type(exc).__name__}: {exc}"[:5000])
+            raise
     clock["end"] = time.perf_counter()
     before = seen.version if seen else None
     moved = outcome["production_seen"] != before

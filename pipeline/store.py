@@ -17,6 +17,7 @@ import json
 import os
 import tempfile
 import time
+import warnings
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
@@ -30,9 +31,12 @@ _held = 0  # depth of registry_lock in this process (flock is not re-entrant acr
 
 
 def quiet() -> None:
-    """Telemetry off before mlflow is imported (no DNS lookups, offline runs)."""
+    """Telemetry off before mlflow is imported (no DNS lookups, offline runs); no download
+    bars, no type-hint advice (the signature is explicit)."""
     os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
     os.environ.setdefault("DO_NOT_TRACK", "true")
+    os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
+    warnings.filterwarnings("ignore", message=r".*Add type hints to the `predict` method")
 
 
 def lock_path() -> Path:
@@ -128,7 +132,7 @@ def now() -> str:
 def promote(c, name: str, version: str, reason: str) -> None:
     """Move ``production`` to ``version`` and record why (call under registry_lock)."""
     c.set_registered_model_alias(name, PRODUCTION, version)
-    if (ch := by_alias(c, name, CHALLENGER)) is not None and ch.version == str(version):
+    if (ch := by_alias(c, name, CHALLENGER)) is not None and str(ch.version) == str(version):
         c.delete_registered_model_alias(name, CHALLENGER)
     past = [v for v in history(c, name) if v != str(version)] + [str(version)]
     c.set_registered_model_tag(name, HISTORY_TAG, json.dumps(past))
@@ -153,14 +157,14 @@ def rollback(c, name: str) -> tuple[str, str]:
     """
     past = history(c, name)
     current = by_alias(c, name, PRODUCTION)
-    if current is None or len(past) < 2 or past[-1] != current.version:
+    if current is None or len(past) < 2 or past[-1] != str(current.version):
         raise ValueError(f"{name}: no previous production version to roll back to "
                          f"(history {past or 'empty'})")
     c.set_registered_model_alias(name, PRODUCTION, past[-2])
     c.set_registered_model_tag(name, HISTORY_TAG, json.dumps(past[:-1]))
     c.set_model_version_tag(name, current.version, "rolled_back_at", now())
     c.set_model_version_tag(name, current.version, "decision", "rolled_back")
-    return current.version, past[-2]
+    return str(current.version), past[-2]
 
 
 def download_export(name: str, version: str, dst: Path | None = None) -> Path:

@@ -78,9 +78,10 @@ def _resolve_model(spec: str) -> Path:
         try:  # MLflow lives in the pipeline package, never in the library
             from pipeline.registry import resolve_model_uri
         except ImportError:
-            raise UsageError(f"{spec}: no MLflow model registry is set up in this version "
-                             f"(the register stage is not built yet); pass an export "
-                             f"directory such as models/medshift") from None
+            raise UsageError(f"{spec}: loading from the MLflow model registry needs the "
+                             f"pipeline extra (pip install -e '.[pipeline]') and the "
+                             f"repository's pipeline package; or pass an export directory "
+                             f"such as models/medshift") from None
         return resolve_model_uri(spec)
     path = Path(spec)
     if not (path / "metadata.json").is_file():
