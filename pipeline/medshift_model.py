@@ -14,11 +14,15 @@ MLflow's params check so that, for this model's params schema, an unknown param 
 
 from __future__ import annotations
 
+import os
 import warnings
 
-import mlflow
-import numpy as np
-from mlflow.exceptions import MlflowException
+for _key in ("MLFLOW_DISABLE_TELEMETRY", "DO_NOT_TRACK"):  # before mlflow is imported
+    os.environ.setdefault(_key, "true")
+
+import mlflow  # noqa: E402
+import numpy as np  # noqa: E402
+from mlflow.exceptions import MlflowException  # noqa: E402
 
 PARAM_TYPES = {"source": "string", "target": "string", "tau": "double", "solver": "string",
                "nfe": "long", "guidance": "double", "seed": "long"}
@@ -48,41 +52,47 @@ def install_param_guard() -> None:
         pyfunc._enforce_params_schema = _refusing_unknown(pyfunc._enforce_params_schema)
 
 
-with warnings.catch_warnings():
-    warnings.simplefilter("ignore", UserWarning)  # explicit signature: no type hints needed
+# the signature is explicit: MLflow's advice to add type hints (at class creation and every
+# load) does not apply
+warnings.filterwarnings("ignore", message=r".*Add type hints to the `predict` method")
 
-    class MedShiftPyFunc(mlflow.pyfunc.PythonModel):
-        """Translate an image batch between classes with a MedShift export."""
 
-        def load_context(self, context):
-            import torch
+class MedShiftPyFunc(mlflow.pyfunc.PythonModel):
+    """Translate an image batch between classes with a MedShift export."""
 
-            from medshift.models.export import load_medshift
+    def load_context(self, context):
+        import torch
 
-            device = "cuda" if torch.cuda.is_available() else "cpu"
-            self.model = load_medshift(context.artifacts["export"], device)
+        from medshift.models.export import load_medshift
 
-        def predict(self, context, model_input, params=None):
-            """(N, 1, H, W) float32 in [0, 1] -> translated (N, 1, H, W) float32 in [0, 1].
+        device = "cuda" if torch.cuda.is_available() else "cpu"
+        self.model = load_medshift(context.artifacts["export"], device)
 
-            Raises:
-                MlflowException (INVALID_PARAMETER_VALUE, a 400 over HTTP): an unknown
-                class, a value out of range, or inputs outside [0, 1].
-            """
-            from medshift.translation.translate import TranslationRequest, translate
+    def predict(self, context, model_input, params=None):
+        """(N, 1, H, W) float32 in [0, 1] -> translated (N, 1, H, W) float32 in [0, 1].
 
-            p = dict(params or {})
-            x = np.asarray(model_input, dtype=np.float32)
-            if x.size and (not np.isfinite(x).all() or x.min() < 0 or x.max() > 1):
-                raise MlflowException.invalid_parameter_value(
-                    "inputs must be finite values in [0, 1] (display convention, bone bright)")
-            try:
-                request = TranslationRequest(tau=p["tau"], nfe=p["nfe"], solver=p["solver"],
-                                             guidance=p["guidance"], seed=p["seed"])
-                result = translate(self.model, x, p["source"], p["target"], request)
-            except (KeyError, ValueError) as exc:
-                raise MlflowException.invalid_parameter_value(str(exc)) from None
-            return result.images
+        Raises:
+            MlflowException (INVALID_PARAMETER_VALUE, a 400 over HTTP): an unknown
+            class, a value out of range, or inputs outside [0, 1].
+        """
+        from medshift.translation.translate import TranslationRequest, translate
+
+        p = dict(params or {})
+        x = np.asarray(model_input, dtype=np.float32)
+        if x.size and (not np.isfinite(x).all() or x.min() < 0 or x.max() > 1):
+            raise MlflowException.invalid_parameter_value(
+                "inputs must be finite values in [0, 1] (display convention, bone bright)")
+        if p.get("target") not in self.model.classes:
+            raise MlflowException.invalid_parameter_value(
+                f"target {p.get('target')!r} is not a class of this model: "
+                f"{', '.join(self.model.classes)}")
+        try:
+            request = TranslationRequest(tau=p["tau"], nfe=p["nfe"], solver=p["solver"],
+                                         guidance=p["guidance"], seed=p["seed"])
+            result = translate(self.model, x, p["source"], p["target"], request)
+        except (KeyError, ValueError) as exc:
+            raise MlflowException.invalid_parameter_value(str(exc)) from None
+        return result.images
 
 
 install_param_guard()

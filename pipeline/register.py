@@ -151,8 +151,8 @@ def headline(metrics: Path) -> dict[str, float]:
             for k, v in (methods.get("medshift") or {}).items() if isinstance(v, int | float)}
 
 
-def log_version(c, cfg: RegisterConfig, defaults: dict, args: argparse.Namespace,
-                model: MedShiftModel, example: np.ndarray, tags: dict, metrics: dict):
+def log_version(c, cfg: RegisterConfig, defaults: dict, export: Path, model: MedShiftModel,
+                example: np.ndarray, tags: dict, metrics: dict):
     """Log the export as a models-from-code pyfunc in a run and register it (under the
     registry lock: version numbers come from one writer at a time)."""
     import mlflow
@@ -163,7 +163,7 @@ def log_version(c, cfg: RegisterConfig, defaults: dict, args: argparse.Namespace
         mlflow.log_metrics(metrics)
         mlflow.log_params({f"register.{k}": v for k, v in cfg.to_dict().items()})
         info = mlflow.pyfunc.log_model(
-            name="model", python_model=str(CODE), artifacts={"export": str(args.model)},
+            name="model", python_model=str(CODE), artifacts={"export": str(export)},
             signature=signature(model.card.image_size, defaults),
             input_example=(example, defaults), pip_requirements=requirements(),
             registered_model_name=cfg.name, tags=tags)
@@ -236,7 +236,8 @@ def main(argv: list[str] | None = None) -> int:
     with store.registry_lock(cfg.lock_timeout, on_wait=lambda: waited.append(
             print("register: another process is changing the registry; waiting"))):
         clock["lock"] = time.perf_counter()
-        version, run_id = log_version(c, cfg, defaults, args, model, example, tags, metrics)
+        version, run_id = log_version(c, cfg, defaults, args.model, model, example, tags,
+                                      metrics)
         try:
             if not reasons:
                 reasons |= served_sanity(cfg.name, version.version, example, defaults,

@@ -1,0 +1,60 @@
+"""Tiny MedShift exports and a tiny data set for the registry and serving tests."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import torch
+
+REPO = Path(__file__).resolve().parents[2]
+CLASSES = ("syn_low", "syn_high", "real_low", "real_normal", "real_exposure")
+
+
+def tiny_export(path: Path, size: int = 32, seed: int = 0, broken: bool = False) -> Path:
+    """An untrained MedShift export at ``size`` px (5 classes); ``broken``: NaN velocity."""
+    from medshift.latents import LatentStats
+    from medshift.models.autoencoder import KLAutoencoder
+    from medshift.models.card import ModelCard
+    from medshift.models.export import save_model
+    from medshift.models.velocity import VelocityArchitecture, VelocitySpec, VelocityUNet
+
+    from ..unit.training.images import small_spec
+
+    torch.manual_seed(seed)
+    ae = KLAutoencoder(small_spec(latent_channels=2)).eval()
+    vel = VelocityUNet(VelocitySpec(3, len(CLASSES), VelocityArchitecture(16))).eval()
+    torch.nn.init.normal_(vel.out[-1].weight, std=0.05)
+    if broken:
+        with torch.no_grad():
+            vel.out[-1].weight.fill_(float("nan"))
+    card = ModelCard(CLASSES, ae.spec, LatentStats((0.0,) * 3, (1.0,) * 3), size,
+                     vel.spec.to_dict(), data_version="tiny")
+    save_model(path, {"autoencoder": ae, "velocity": vel}, card)
+    return path
+
+
+def store_env(root: Path) -> dict[str, str]:
+    """Environment of a process using a fresh store under ``root`` (never the repo's)."""
+    return {**os.environ, "MLFLOW_TRACKING_URI": f"sqlite:///{root / 'mlflow.db'}",
+            "MLFLOW_ARTIFACT_ROOT": (root / "artifacts").as_uri(),
+            "MLFLOW_DISABLE_TELEMETRY": "true", "DO_NOT_TRACK": "1",
+            "MEDSHIFT_TRACKING": "off", "PYTHONPATH": f"{REPO / 'src'}:{REPO}"}
+
+
+def register_cmd(data: Path, model: Path, out: Path) -> list[str]:
+    """The register stage's command on the tiny data set (as dvc.yaml runs it)."""
+    return [sys.executable, "-m", "pipeline.register", "--params", str(data / "params.yaml"),
+            "--manifest", str(data / "m.parquet"), "--splits", str(data / "s.parquet"),
+            "--images", str(data / "img"), "--simulated", str(data / "simulated"),
+            "--reference", str(data / "reference.npz"), "--classifier",
+            str(data / "classifier"), "--model", str(model), "--metrics",
+            str(data / "no-metrics.json"), "--lock", str(data / "no-dvc.lock"), "--out",
+            str(out)]
+
+
+def run(cmd: list[str], env: dict[str, str], timeout: float = 300) -> subprocess.CompletedProcess:
+    return subprocess.run(cmd, cwd=REPO, env=env, capture_output=True, text=True,
+                          timeout=timeout, check=False)
