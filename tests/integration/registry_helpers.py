@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 import os
+import signal
 import subprocess
 import sys
+import time
+from contextlib import contextmanager, suppress
 from pathlib import Path
 
+import numpy as np
 import torch
 
 REPO = Path(__file__).resolve().parents[2]
@@ -58,3 +62,67 @@ def register_cmd(data: Path, model: Path, out: Path) -> list[str]:
 def run(cmd: list[str], env: dict[str, str], timeout: float = 300) -> subprocess.CompletedProcess:
     return subprocess.run(cmd, cwd=REPO, env=env, capture_output=True, text=True,
                           timeout=timeout, check=False)
+
+
+def free_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@contextmanager
+def served(uri: str, env: dict[str, str], startup: float = 120):
+    """``mlflow models serve`` of ``uri`` on loopback; yields its base URL, always stops it
+    (SIGTERM to its process group, then SIGKILL)."""
+    import requests
+
+    port = free_port()
+    cmd = [str(Path(sys.executable).with_name("mlflow")), "models", "serve", "-m", uri,
+           "--env-manager", "local", "-h", "127.0.0.1", "-p", str(port), "-w", "1"]
+    proc = subprocess.Popen(cmd, cwd=REPO, env=env, stdout=subprocess.DEVNULL,
+                            stderr=subprocess.PIPE, text=True, start_new_session=True)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + startup
+        while True:
+            if proc.poll() is not None:
+                raise RuntimeError(f"mlflow models serve exited: {proc.stderr.read()[-3000:]}")
+            try:
+                if requests.get(f"{url}/ping", timeout=2).status_code == 200:
+                    break
+            except requests.ConnectionError:
+                pass
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"{url}/ping did not answer within {startup} s")
+            time.sleep(0.5)
+        yield url
+    finally:
+        with suppress(ProcessLookupError):
+            os.killpg(proc.pid, signal.SIGTERM)
+        try:
+            proc.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait(timeout=15)
+
+
+def register_tiny(root: Path, size: int = 128) -> Path:
+    """A tiny ``size`` px export logged, registered as ``medshift`` v1 and promoted by hand
+    (no gate: serving tests need no data set). Needs MLFLOW_* of ``store_env(root)``."""
+    from pipeline import store
+    from pipeline.register import log_version, served_params
+
+    from medshift.config.register import RegisterConfig
+    from medshift.config.translate import TranslateConfig
+    from medshift.models.export import load_medshift
+
+    export = tiny_export(root / "export", size=size)
+    cfg = RegisterConfig()
+    example = np.full((1, 1, size, size), 0.5, np.float32)
+    c = store.client()
+    version, _ = log_version(c, cfg, served_params(cfg, TranslateConfig()), export,
+                             load_medshift(export), example, {"test": "tiny"}, {})
+    store.promote(c, cfg.name, version.version, "test")
+    return export
