@@ -47,13 +47,14 @@ def main() -> None:
     os.environ.update({"MLFLOW_TRACKING_URI": f"sqlite:///{root / 'mlflow.db'}",
                        "MLFLOW_ARTIFACT_ROOT": (root / "artifacts").as_uri(),
                        "MLFLOW_DISABLE_TELEMETRY": "true", "DO_NOT_TRACK": "1"})
+    from pipeline import store
+    from pipeline.register import log_version, served_params
+
     from medshift.config.base import load_section
     from medshift.config.register import RegisterConfig
     from medshift.config.translate import TranslateConfig
     from medshift.models.export import load_medshift
     from medshift.translation.translate import TranslationRequest, translate
-    from pipeline import store
-    from pipeline.register import log_version, served_params
 
     cfg = RegisterConfig.from_params(load_section(args.params, "register"))
     defaults = served_params(cfg, TranslateConfig.from_params(
