@@ -23,6 +23,7 @@ for _key in ("MLFLOW_DISABLE_TELEMETRY", "DO_NOT_TRACK"):  # before mlflow is im
 import mlflow  # noqa: E402
 import numpy as np  # noqa: E402
 from mlflow.exceptions import MlflowException  # noqa: E402
+from mlflow.pyfunc.model import PythonModel  # noqa: E402
 
 PARAM_TYPES = {"source": "string", "target": "string", "tau": "double", "solver": "string",
                "nfe": "long", "guidance": "double", "seed": "long"}
@@ -40,7 +41,7 @@ def _refusing_unknown(original):
                     f"unknown params {unknown}; this model takes {sorted(names)}")
         return original(params, schema)
 
-    enforce.medshift_guard = True
+    setattr(enforce, "medshift_guard", True)  # noqa: B010 (a marker on a function)
     return enforce
 
 
@@ -57,7 +58,7 @@ def install_param_guard() -> None:
 warnings.filterwarnings("ignore", message=r".*Add type hints to the `predict` method")
 
 
-class MedShiftPyFunc(mlflow.pyfunc.PythonModel):
+class MedShiftPyFunc(PythonModel):
     """Translate an image batch between classes with a MedShift export."""
 
     def load_context(self, context):

@@ -232,9 +232,13 @@ def main(argv: list[str] | None = None) -> int:
         metrics |= {f"gate.{k}": v for k, v in candidate.to_dict().items() if v is not None}
     c = store.client()
     seen = store.by_alias(c, cfg.name, store.PRODUCTION)
-    waited = []
-    with store.registry_lock(cfg.lock_timeout, on_wait=lambda: waited.append(
-            print("register: another process is changing the registry; waiting"))):
+    waited: list[bool] = []
+
+    def on_wait() -> None:
+        waited.append(True)
+        print("register: another process is changing the registry; waiting")
+
+    with store.registry_lock(cfg.lock_timeout, on_wait=on_wait):
         clock["lock"] = time.perf_counter()
         version, run_id = log_version(c, cfg, defaults, args.model, model, example, tags,
                                       metrics)

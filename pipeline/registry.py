@@ -19,6 +19,7 @@ import sys
 import time
 from collections.abc import Sequence
 from pathlib import Path
+from typing import NoReturn
 
 from medshift.config.base import load_section
 from medshift.config.register import RegisterConfig
@@ -30,7 +31,7 @@ URI = re.compile(r"^models:/(?P<name>[^/@]+)(?:@(?P<alias>[\w-]+)|/(?P<version>\
 
 
 class _Parser(argparse.ArgumentParser):
-    def error(self, message: str) -> None:  # one line, status 2 (argparse prints usage too)
+    def error(self, message: str) -> NoReturn:  # one line, status 2 (not usage too)
         print(f"medshift registry: error: {message}", file=sys.stderr)
         raise SystemExit(2)
 

@@ -98,8 +98,7 @@ def client():
     import mlflow
     from mlflow.tracking import MlflowClient
 
-    mlflow.set_tracking_uri(tracking_uri())
-    mlflow.set_registry_uri(tracking_uri())
+    mlflow.set_tracking_uri(tracking_uri())  # the registry follows it (no registry URI set)
     with registry_lock():
         c = MlflowClient()
         if c.get_experiment_by_name(EXPERIMENT) is None:
@@ -167,16 +166,30 @@ def rollback(c, name: str) -> tuple[str, str]:
     return str(current.version), past[-2]
 
 
-def download_export(name: str, version: str, dst: Path | None = None) -> Path:
-    """The MedShift export directory logged with ``name`` version ``version``, local."""
-    quiet()
-    import mlflow
+def download_export(name: str, version: str) -> Path:
+    """The MedShift export directory logged with ``name`` version ``version``, local.
 
-    mlflow.set_tracking_uri(tracking_uri())
-    dst = dst or Path(tempfile.mkdtemp(prefix=f"medshift-{name}-v{version}-"))
-    local = Path(mlflow.artifacts.download_artifacts(artifact_uri=f"models:/{name}/{version}",
-                                                     dst_path=str(dst)))
+    Downloads once per logged model (its id names the folder, under the system's temporary
+    directory), atomically, so repeated loads and parallel processes share one copy.
+    """
+    quiet()
+    import shutil
+
+    import mlflow
     import yaml
 
+    mlflow.set_tracking_uri(tracking_uri())
+    source = str(mlflow.tracking.MlflowClient().get_model_version(name, version).source)
+    cache = Path(tempfile.gettempdir()) / "medshift-models"
+    local = cache / source.rsplit("/", 1)[-1]
+    if not (local / "MLmodel").is_file():
+        cache.mkdir(parents=True, exist_ok=True)
+        tmp = Path(tempfile.mkdtemp(prefix=".download-", dir=cache))
+        mlflow.artifacts.download_artifacts(artifact_uri=f"models:/{name}/{version}",
+                                            dst_path=str(tmp))
+        try:
+            tmp.rename(local)
+        except OSError:  # another process finished first: keep its copy
+            shutil.rmtree(tmp, ignore_errors=True)
     flavor = yaml.safe_load((local / "MLmodel").read_text())["flavors"]["python_function"]
     return local / flavor["artifacts"]["export"]["path"]

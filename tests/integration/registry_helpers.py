@@ -42,7 +42,8 @@ def tiny_export(path: Path, size: int = 32, seed: int = 0, broken: bool = False)
 
 def store_env(root: Path) -> dict[str, str]:
     """Environment of a process using a fresh store under ``root`` (never the repo's)."""
-    return {**os.environ, "MLFLOW_TRACKING_URI": f"sqlite:///{root / 'mlflow.db'}",
+    inherited = {k: v for k, v in os.environ.items() if k != "MLFLOW_REGISTRY_URI"}
+    return {**inherited, "MLFLOW_TRACKING_URI": f"sqlite:///{root / 'mlflow.db'}",
             "MLFLOW_ARTIFACT_ROOT": (root / "artifacts").as_uri(),
             "MLFLOW_DISABLE_TELEMETRY": "true", "DO_NOT_TRACK": "1",
             "MEDSHIFT_TRACKING": "off", "PYTHONPATH": f"{REPO / 'src'}:{REPO}"}
