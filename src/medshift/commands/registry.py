@@ -33,4 +33,7 @@ def run(args: argparse.Namespace) -> int:
         print(f"medshift registry: error: the repository's pipeline package is not importable "
               f"({exc}); run it from a clone of the repository", file=sys.stderr)
         return 2
-    return int(registry.main(args.args))
+    try:
+        return int(registry.main(args.args))
+    except SystemExit as exc:  # its usage errors (one line printed, status 2)
+        return exc.code if isinstance(exc.code, int) else 2
