@@ -22,6 +22,7 @@ from medshift.training.autoencoder import train_autoencoder
 from medshift.training.classifier import train_classifier
 from medshift.training.distributed import setup, teardown
 from pipeline.common import CsvSink, load_sets, stage_parser, tracked
+from pipeline.launch import relaunch_under_torchrun
 from pipeline.tracking import file_digest
 
 
@@ -34,6 +35,7 @@ def parse() -> argparse.Namespace:
 
 
 def main() -> None:
+    relaunch_under_torchrun("pipeline.train_autoencoder")
     args = parse()
     info = setup()
     cfg = AutoencoderConfig.from_params(load_section(args.params, "autoencoder"))

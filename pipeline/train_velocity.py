@@ -24,6 +24,7 @@ from medshift.training.velocity import train_velocity
 from medshift.translation.grid import translation_grid
 from medshift.translation.translate import TranslationRequest
 from pipeline.common import CsvSink, load_sets, stage_parser, tracked
+from pipeline.launch import relaunch_under_torchrun
 from pipeline.tracking import file_digest
 
 
@@ -38,6 +39,7 @@ def parse() -> argparse.Namespace:
 
 
 def main() -> None:
+    relaunch_under_torchrun("pipeline.train_velocity")
     args = parse()
     info = setup()
     cfg = VelocityConfig.from_params(load_section(args.params, "velocity"))

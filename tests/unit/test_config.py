@@ -14,6 +14,7 @@ from medshift.config.autoencoder_report import AutoencoderReportConfig
 from medshift.config.base import ConfigError, load_section, merge, to_dict
 from medshift.config.classifier import ClassifierConfig
 from medshift.config.ingest import IngestConfig
+from medshift.config.orchestration import OrchestrationConfig
 from medshift.config.register import RegisterConfig
 from medshift.config.simulate import SimulateConfig
 from medshift.config.split import SplitConfig
@@ -24,7 +25,8 @@ REPO = Path(__file__).resolve().parents[2]
 SECTIONS = {"simulate": SimulateConfig, "ingest": IngestConfig, "split": SplitConfig,
             "classifier": ClassifierConfig, "autoencoder": AutoencoderConfig,
             "autoencoder_report": AutoencoderReportConfig, "velocity": VelocityConfig,
-            "translate": TranslateConfig, "register": RegisterConfig}
+            "translate": TranslateConfig, "register": RegisterConfig,
+            "orchestration": OrchestrationConfig}
 
 
 def _defaults(cls) -> dict:
@@ -92,3 +94,37 @@ def test_run_fingerprint_ignores_only_logging_and_drawing_keys():
     assert dataclasses.replace(ae, log_every=3, checkpoint_every=5).run_fingerprint() == \
         ae.run_fingerprint()
     assert dataclasses.replace(ae, edge_weight=0.5).run_fingerprint() != ae.run_fingerprint()
+
+
+def test_exp_run_float_strings_are_read_as_numbers(tmp_path):
+    # `dvc exp run -S velocity.lr=5e-5` writes `lr: 5e-05`, which YAML reads as a string
+    path = tmp_path / "params.yaml"
+    path.write_text("velocity:\n  lr: 5e-05\n  steps: 1e3\n  model:\n    base_channels: '16'\n")
+    values = load_section(path, "velocity")
+    assert values["lr"] == "5e-05"
+    config = VelocityConfig.from_params(values)
+    assert config.lr == pytest.approx(5e-5) and isinstance(config.lr, float)
+    assert config.steps == 1000 and isinstance(config.steps, int)
+    assert config.model.base_channels == 16
+
+
+@pytest.mark.parametrize("key, value, expected", [
+    ("lr", "fast", "params.velocity.lr: expected float, got 'fast'"),
+    ("steps", 2.5, "params.velocity.steps: expected int, got 2.5"),
+    ("steps", True, "params.velocity.steps: expected int, got True"),
+])
+def test_mistyped_values_are_refused_naming_the_key(key, value, expected):
+    with pytest.raises(ConfigError, match=expected.replace(".", r"\.").replace("'", ".")):
+        VelocityConfig.from_params({key: value})
+
+
+def test_a_string_is_not_a_switch():
+    with pytest.raises(ConfigError, match=r"params\.classifier\.texture: expected bool"):
+        ClassifierConfig.from_params({"texture": "yes"})
+
+
+def test_tuple_fields_coerce_each_item():
+    config = TranslateConfig.from_params({"taus": ["0.3", 0.45]})
+    assert config.taus == (0.3, 0.45)
+    with pytest.raises(ConfigError, match=r"params\.translate\.taus\[1\]"):
+        TranslateConfig.from_params({"taus": [0.3, "x"]})

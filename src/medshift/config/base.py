@@ -10,7 +10,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import fields, is_dataclass
 from pathlib import Path
-from typing import Any, TypeVar
+from types import UnionType
+from typing import Any, TypeVar, Union, get_args, get_origin, get_type_hints
 
 import yaml
 
@@ -63,11 +64,69 @@ def load_section(path: Path | str, section: str) -> dict[str, Any]:
     return merge(params[section] or {}, overlay.get(section) or {})
 
 
-def from_mapping(cls: type[T], values: Mapping[str, Any], section: str) -> T:
-    """``cls(**values)`` after rejecting unknown keys; YAML lists become tuples.
+def _coerce(value: Any, kind: Any, where: str) -> Any:
+    """``value`` as the scalar type ``kind`` (int, float, bool, str, their unions and
+    ``tuple[X, ...]``); other kinds pass through.
+
+    YAML reads ``5e-05`` (no dot) as a string and ``dvc exp run -S`` writes floats that way,
+    so a numeric string becomes a float or an integral int; a bool never stands for a number.
 
     Raises:
-        ConfigError: a key of ``values`` is not a field of ``cls``.
+        ConfigError: ``value`` cannot be read as ``kind``; names ``where`` (the key).
+    """
+    origin, args = get_origin(kind), get_args(kind)
+    if origin is tuple and len(args) == 2 and args[1] is Ellipsis:
+        if not isinstance(value, list | tuple):
+            raise ConfigError(f"{where}: expected a list, got {value!r}")
+        return tuple(_coerce(v, args[0], f"{where}[{i}]") for i, v in enumerate(value))
+    members = args if origin in (Union, UnionType) else (kind,)
+    if not all(m in _SCALARS for m in members):
+        return value
+    if any(type(value) is m for m in members):  # already right (bool is not an int here)
+        return value
+    for member in members:
+        converted = _SCALARS[member](value)
+        if converted is not None:
+            return converted
+    names = " or ".join("null" if m is type(None) else m.__name__ for m in members)
+    raise ConfigError(f"{where}: expected {names}, got {value!r}")
+
+
+def _to_float(value: Any) -> float | None:
+    if isinstance(value, int) and not isinstance(value, bool):
+        return float(value)
+    if isinstance(value, str):
+        try:
+            return float(value.strip())
+        except ValueError:
+            return None
+    return None
+
+
+def _to_int(value: Any) -> int | None:
+    number = value if isinstance(value, float) else _to_float(value)
+    if isinstance(number, float) and number.is_integer():
+        return int(number)
+    return None
+
+
+_SCALARS: dict[Any, Any] = {
+    float: _to_float,
+    int: _to_int,
+    bool: lambda value: None,
+    str: lambda value: None,
+    type(None): lambda value: None,
+}
+
+
+def from_mapping(cls: type[T], values: Mapping[str, Any], section: str) -> T:
+    """``cls(**values)`` after rejecting unknown keys and reading each value as its field's
+    type (YAML lists become tuples; numeric strings such as ``"5e-05"`` numbers).
+
+    Raises:
+        ConfigError: a key of ``values`` is not a field of ``cls``, a value cannot be read
+            as its field's type (the message names ``params.<section>.<key>``), or a
+            required key is missing.
     """
     assert is_dataclass(cls)
     known = {f.name for f in fields(cls)}
@@ -75,7 +134,9 @@ def from_mapping(cls: type[T], values: Mapping[str, Any], section: str) -> T:
     if unknown:
         raise ConfigError(
             f"params.{section}: unknown keys {sorted(unknown)}; known: {sorted(known)}")
-    converted = {k: tuple(v) if isinstance(v, list) else v for k, v in values.items()}
+    hints = get_type_hints(cls)
+    converted = {k: _coerce(tuple(v) if isinstance(v, list) else v, hints[k],
+                            f"params.{section}.{k}") for k, v in values.items()}
     try:
         return cls(**converted)
     except TypeError as exc:  # a required key is missing

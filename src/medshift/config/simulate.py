@@ -15,7 +15,7 @@ from medshift.config.base import check, from_mapping, to_dict
 class SimulateConfig:
     """params.simulate: what to render and how (defaults equal params.yaml's)."""
 
-    subjects: int = 30
+    subjects: int = 60
     views: tuple[str, ...] = ("PA", "CALDWELL", "TOWNE", "LAT_R", "LAT_L", "TRANSORB_OBL", "OBL45")
     classes: tuple[str, ...] = BENCHMARK_CLASSES
     size: int = 256

@@ -12,7 +12,7 @@ from medshift.config.base import ConfigError, from_mapping
 class SplitConfig:
     """params.split (defaults equal params.yaml's)."""
 
-    fractions: tuple[tuple[str, float], ...] = (("train", 0.7), ("val", 0.15), ("test", 0.15))
+    fractions: tuple[tuple[str, float], ...] = (("train", 0.86), ("val", 0.07), ("test", 0.07))
     seed: int = 0
     unpaired_train: bool = True
     tolerance: float = 0.1

@@ -85,8 +85,9 @@ def texture_statistics(x: torch.Tensor, dilations: tuple[int, ...] = DILATIONS,
         # one sort gives every bin's median: |response| < 4 (the filter's L1 norm is 8/3),
         # so bin * 4 + |response| orders pixels by bin, then by response
         keys = torch.where(region, which * 4.0 + response, float("inf")).sort(1).values
-        lower = keys.gather(1, starts + (counts - 1).clamp_min(0) // 2)
-        upper = keys.gather(1, starts + counts // 2)
+        last = keys.shape[1] - 1  # an empty last bin starts past the end: clamp, then mask
+        lower = keys.gather(1, (starts + (counts - 1).clamp_min(0) // 2).clamp_max(last))
+        upper = keys.gather(1, (starts + counts // 2).clamp_max(last))
         offset = 4.0 * torch.arange(bins, dtype=x.dtype, device=x.device)
         median = torch.where(counts > 0, (lower + upper) / 2 - offset, float("nan"))
         out.append(torch.log(median / half + 1e-6))

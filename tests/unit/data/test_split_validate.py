@@ -33,7 +33,7 @@ def test_allocate_sums_and_gives_each_split_one():
 
 
 def test_splits_group_subjects_and_are_deterministic(manifest):
-    cfg = SplitConfig()
+    cfg = SplitConfig(fractions=(("train", 0.7), ("val", 0.15), ("test", 0.15)))  # 10 subjects
     a, b = make_splits(manifest, cfg, CLASSES), make_splits(manifest, cfg, CLASSES)
     pd.testing.assert_frame_equal(a, b)
     joined = a.merge(manifest, on="image_id")

@@ -118,3 +118,12 @@ def test_texture_head_is_scikit_learns_logistic_regression():
     assert np.allclose(model.texture_head.weight.detach().numpy(), reference.coef_, atol=2e-3)
     assert np.allclose(model.texture_head.bias.detach().numpy(), reference.intercept_,
                        atol=2e-3)
+
+
+@pytest.mark.parametrize("level", [0.0, 0.5])
+def test_a_flat_image_leaves_intensity_bins_empty_without_failing(level):
+    # one local mean everywhere puts every pixel in the first bin; a black image has no
+    # texture region, so every pixel counts and the empty bins start past the last one
+    x = torch.full((2, 1, 32, 32), level)
+    stats = texture_statistics(x)
+    assert stats.shape == (2, n_statistics()) and torch.isfinite(stats).all()
