@@ -9,11 +9,11 @@ from __future__ import annotations
 import argparse
 from collections.abc import Sequence
 
-from medshift.commands import check_raw, ingest, simulate, split, translate
+from medshift.commands import check_raw, ingest, registry, simulate, split, translate
 from medshift.commands.common import guarded
 
 COMMANDS = {"simulate": simulate, "ingest": ingest, "check-raw": check_raw, "split": split,
-            "translate": translate}
+            "translate": translate, "registry": registry}
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -15,6 +15,7 @@ from medshift.config.base import ConfigError, load_section, merge, to_dict
 from medshift.config.classifier import ClassifierConfig
 from medshift.config.ingest import IngestConfig
 from medshift.config.orchestration import OrchestrationConfig
+from medshift.config.register import RegisterConfig
 from medshift.config.simulate import SimulateConfig
 from medshift.config.split import SplitConfig
 from medshift.config.translate import TranslateConfig
@@ -24,7 +25,8 @@ REPO = Path(__file__).resolve().parents[2]
 SECTIONS = {"simulate": SimulateConfig, "ingest": IngestConfig, "split": SplitConfig,
             "classifier": ClassifierConfig, "autoencoder": AutoencoderConfig,
             "autoencoder_report": AutoencoderReportConfig, "velocity": VelocityConfig,
-            "translate": TranslateConfig, "orchestration": OrchestrationConfig}
+            "translate": TranslateConfig, "register": RegisterConfig,
+            "orchestration": OrchestrationConfig}
 
 
 def _defaults(cls) -> dict:

@@ -12,6 +12,7 @@ is read, with exit code 2.
 from __future__ import annotations
 
 import argparse
+import importlib
 import sys
 import time
 from pathlib import Path
@@ -75,12 +76,13 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 def _resolve_model(spec: str) -> Path:
     if spec.startswith("models:/"):
-        try:  # MLflow lives in the pipeline package, never in the library
-            from pipeline.registry import resolve_model_uri
+        try:  # MLflow lives in the pipeline package, found at run time, never imported here
+            resolve_model_uri = importlib.import_module("pipeline.registry").resolve_model_uri
         except ImportError:
-            raise UsageError(f"{spec}: no MLflow model registry is set up in this version "
-                             f"(the register stage is not built yet); pass an export "
-                             f"directory such as models/medshift") from None
+            raise UsageError(f"{spec}: loading from the MLflow model registry needs the "
+                             f"pipeline extra (pip install -e '.[pipeline]') and the "
+                             f"repository's pipeline package; or pass an export directory "
+                             f"such as models/medshift") from None
         return resolve_model_uri(spec)
     path = Path(spec)
     if not (path / "metadata.json").is_file():

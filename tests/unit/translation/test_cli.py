@@ -157,9 +157,12 @@ def test_empty_dangling_and_zero_byte_inputs_are_named(tmp_path, model_dir, caps
     ({"nfe": 2}, "below one midpoint step per leg: at least 4"),
     ({"nfe": 6, "guidance": 1.5}, "at least 8 with guidance 1.5"),
     ({"target": "unknown"}, "--target must be a class of the model"),
-    ({"model": "models:/medshift@production"}, "no MLflow model registry is set up"),
+    ({"model": "models:/medshift@production"}, "no such registered model version"),
+    ({"model": "models:/medshift"}, "not a registry URI"),
 ])
-def test_more_usage_errors(tmp_path, model_dir, capsys, change, message):
+def test_more_usage_errors(tmp_path, model_dir, capsys, change, message, monkeypatch):
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{tmp_path / 'empty.db'}")
+    monkeypatch.setenv("MLFLOW_ARTIFACT_ROOT", (tmp_path / "artifacts").as_uri())
     _dicom(tmp_path / "a.dcm")
     model = change.pop("model", model_dir)
     assert _run(model, tmp_path / "out", tmp_path / "a.dcm", **change) == 2
