@@ -11,10 +11,6 @@ for key, value in {"DVC_NO_ANALYTICS": "1", "MLFLOW_DISABLE_TELEMETRY": "true",
                    "PREFECT_SERVER_ANALYTICS_ENABLED": "false"}.items():
     os.environ.setdefault(key, value)
 
-# the default fractions suit 60 subjects; a set of 8 would miss them by more than the
-# split check allows
-SMALL_SET_FRACTIONS = {"train": 0.7, "val": 0.15, "test": 0.15}
-
 
 @pytest.fixture
 def tiny_sim_config():

@@ -9,7 +9,6 @@ import pandas as pd
 import yaml
 
 from medshift.cli import main
-from tests.conftest import SMALL_SET_FRACTIONS
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -19,7 +18,6 @@ def _params(tmp_path: Path, **simulate) -> Path:
     params["simulate"].update(subjects=8, views=["PA", "TOWNE"], size=64, supersample=1,
                               **simulate)
     params["ingest"]["size"] = 32
-    params["split"]["fractions"] = SMALL_SET_FRACTIONS
     params["ingest"]["sources"][0]["path"] = str(tmp_path / "raw")
     path = tmp_path / "params.yaml"
     path.write_text(yaml.safe_dump(params, sort_keys=False))

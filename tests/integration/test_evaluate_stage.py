@@ -16,7 +16,6 @@ import torch
 import yaml
 
 from medshift.cli import main as cli
-from tests.conftest import SMALL_SET_FRACTIONS
 
 REPO = Path(__file__).resolve().parents[2]
 PAIRS_TAUS = {0.45: "all", 0.3: "cross", 0.6: "cross"}
@@ -27,7 +26,6 @@ def tiny_run(simulated_tree, tmp_path_factory):
     tmp = tmp_path_factory.mktemp("evaluate")
     params = yaml.safe_load((REPO / "params.yaml").read_text())
     params["ingest"].update(size=64, workers=1)
-    params["split"]["fractions"] = SMALL_SET_FRACTIONS
     params["ingest"]["sources"][0]["path"] = str(simulated_tree)
     params["evaluate"].update(prdc_k=1, kid_subsets=5, nps_roi=16, sample_rows=1)
     (tmp / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))

@@ -12,7 +12,6 @@ import torch
 import yaml
 
 from medshift.cli import main as cli
-from tests.conftest import SMALL_SET_FRACTIONS
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -22,7 +21,6 @@ def staged(tmp_path, simulated_tree, monkeypatch):
     """Ingest + split of the shared simulated tree with a tiny training config."""
     params = yaml.safe_load((REPO / "params.yaml").read_text())
     params["ingest"].update(size=32, workers=1)
-    params["split"]["fractions"] = SMALL_SET_FRACTIONS
     params["ingest"]["sources"][0]["path"] = str(simulated_tree)
     params["classifier"].update(steps=5)
     params["autoencoder"].update(steps=12, batch_size=4, crop=16, feature_net_steps=5,

@@ -49,7 +49,9 @@ def write_all(ev: Evaluation, paths: ReportPaths, classes: tuple[str, ...],
                                "seconds": {k: round(v, 2) for k, v in
                                            context["seconds"].items()},
                                "translations": int(context["translations"])})
-    write_csv(paths.table, ev.pairs.round(6))
+    # one row order whatever the order pairs were scored in (a set of classes is unordered)
+    table = ev.pairs.sort_values(["source", "target", "method", "tau"], kind="stable")
+    write_csv(paths.table, table.round(6))
     trade = ev.groups[ev.groups["method"].isin(TRANSLATORS)]
     write_csv(paths.plots / "tradeoff.csv", trade[[
         "group", "method", "tau", "ssim_source", "psnr_target_anatomy", "fd", "kid",

@@ -73,6 +73,15 @@ def test_manifest_violation_names_expectation_column_and_values(manifest, ingest
     assert err.value.report["success"] is False
 
 
+def test_a_small_set_may_miss_the_fractions_by_one_subject(manifest):
+    # 8 subjects split 6/1/1 are as close to 0.86/0.07/0.07 as whole subjects allow
+    cfg = SplitConfig()
+    splits = make_splits(manifest, cfg, CLASSES)
+    per_split = splits.merge(manifest, on="image_id").groupby("split")["subject_id"].nunique()
+    assert per_split.to_dict() == {"train": 6, "val": 1, "test": 1}
+    assert run_checks(split_checks(splits, manifest, cfg, CLASSES))["success"]
+
+
 def test_split_leak_is_caught(manifest):
     splits = make_splits(manifest, SplitConfig(), CLASSES)
     test_subject = splits.merge(manifest, on="image_id").query("split == 'test'")
