@@ -20,7 +20,7 @@ from medshift.io import write_json
 from medshift.models.autoencoder import reconstruct_draws
 from medshift.models.card import load_autoencoder
 from medshift.models.classifier import DomainClassifier, load_classifier, predict
-from pipeline.common import load_sets, stage_parser, tracked
+from pipeline.common import load_sets, run_stage, stage_parser, tracked
 from pipeline.tracking import file_digest
 
 
@@ -74,4 +74,4 @@ def evaluate(recon: np.ndarray, test, judge: DomainClassifier, classes: tuple[st
 
 
 if __name__ == "__main__":
-    main()
+    run_stage("autoencoder_report", main)

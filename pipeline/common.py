@@ -4,12 +4,30 @@ from __future__ import annotations
 
 import argparse
 import csv
+import sys
+from collections.abc import Callable
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 
+from medshift.config.base import ConfigError
 from medshift.data.datasets import ImageSet, load_split
+
+
+def run_stage(name: str, main: Callable[[], Any]) -> None:
+    """Run a stage's ``main``; a params error or a missing input prints one line naming
+    it (``NAME: error: ...``) and exits with status 2 instead of a traceback; a non-zero
+    int that ``main`` returns is the exit status."""
+    try:
+        code = main()
+    except (ConfigError, FileNotFoundError) as exc:
+        reason = f"missing input: {exc}" if isinstance(exc, FileNotFoundError) else exc
+        print(f"{name}: error: {reason}", file=sys.stderr)
+        raise SystemExit(2) from None
+    if isinstance(code, int) and code:
+        raise SystemExit(code)
 
 
 def stage_parser(description: str) -> argparse.ArgumentParser:

@@ -27,7 +27,7 @@ from medshift.evaluation.truth import load_truth
 from medshift.models.autoencoder import reconstruct
 from medshift.models.card import load_autoencoder
 from medshift.models.classifier import load_classifier
-from pipeline.common import stage_parser
+from pipeline.common import run_stage, stage_parser
 
 
 def parse() -> argparse.Namespace:
@@ -88,4 +88,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    run_stage("evaluate", main)

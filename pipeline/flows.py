@@ -23,7 +23,13 @@ from pathlib import Path
 from prefect import flow, get_run_logger, task
 from prefect.cache_policies import NO_CACHE
 
-from pipeline.orchestration.commands import StageRun, dvc_argv, run_command, stage_env
+from pipeline.orchestration.commands import (
+    StageFailed,
+    StageRun,
+    dvc_argv,
+    run_command,
+    stage_env,
+)
 from pipeline.orchestration.workspace import (
     check_devices,
     orchestration_config,
@@ -56,17 +62,36 @@ def run_stage(group: str, name: str, argv: list[str], root: str, nproc: int,
     return run.to_dict()
 
 
+def _retryable(task, task_run, state) -> bool:
+    """Retry a failed stage unless it exited with status 2 (bad usage or params)."""
+    try:
+        state.result()
+    except StageFailed as exc:
+        return exc.retryable
+    except Exception:
+        return True
+    return True
+
+
 def _runner(root: Path):
     """``run_stage`` with the retries and timeout of ``root``'s params.orchestration."""
     cfg = orchestration_config(root)
     configured = run_stage.with_options(retries=cfg.retries,
-                                        retry_delay_seconds=cfg.retry_delay_s)
+                                        retry_delay_seconds=cfg.retry_delay_s,
+                                        retry_condition_fn=_retryable)
 
     def run(group: str, name: str, argv: list[str], nproc: int = 1) -> dict:
         return configured(group, name, argv, str(root), nproc, cfg.timeout_s,
                           cfg.stderr_lines)
 
     return run, cfg
+
+
+def _cuda_devices() -> int:
+    """CUDA devices torch sees in this process (0 on a CPU-only machine)."""
+    import torch
+
+    return torch.cuda.device_count()
 
 
 def _announce(root: Path) -> None:
@@ -96,7 +121,7 @@ def retrain(profile: str | None = None, nproc: int = 1, push: bool = True,
     """
     root = resolve_root(repo)
     _announce(root)
-    check_devices(nproc, os.environ)
+    check_devices(nproc, os.environ, profile, _cuda_devices())
     require_stages(root, [s for _, stages in RETRAIN for s in stages])
     if profile is not None and set_profile(root / "params.yaml", profile):
         get_run_logger().info("params.yaml: profile set to %s", profile)

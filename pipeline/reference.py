@@ -25,7 +25,7 @@ from medshift.evaluation.reference import build_reference
 from medshift.evaluation.scoring import judge_bf16
 from medshift.evaluation.truth import load_truth
 from medshift.models.classifier import load_classifier
-from pipeline.common import stage_parser
+from pipeline.common import run_stage, stage_parser
 
 
 def parse() -> argparse.Namespace:
@@ -58,4 +58,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    run_stage("reference", main)

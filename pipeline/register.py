@@ -48,7 +48,7 @@ from medshift.models.export import MedShiftModel, load_medshift
 from medshift.precision import use_bf16
 from medshift.translation.translate import TranslationRequest, translate
 from pipeline import store
-from pipeline.common import stage_parser
+from pipeline.common import run_stage, stage_parser
 from pipeline.medshift_model import PARAM_TYPES
 from pipeline.tracking import EXPERIMENT, REPO, git_commit
 
@@ -279,4 +279,4 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    raise SystemExit(main())
+    run_stage("register", main)

@@ -53,6 +53,17 @@ def _version(c, uri: str):
                          f"(`medshift registry list` shows what is there)") from None
 
 
+def _registered(c, name: str) -> None:
+    """Raises ValueError naming the store when ``name`` has no registered versions."""
+    from mlflow.exceptions import MlflowException
+
+    try:
+        c.get_registered_model(name)
+    except MlflowException:
+        raise ValueError(f"no registered model {name!r} in {tracking_uri()} "
+                         f"(`dvc repro register` registers one)") from None
+
+
 def resolve_model_uri(uri: str) -> Path:
     """A local MedShift export directory for a registry URI (downloaded from the store).
 
@@ -97,9 +108,14 @@ def cmd_list(c, name: str, _args) -> int:
 
 
 def cmd_promote(c, name: str, args) -> int:
+    if not args.reason.strip():
+        raise ValueError("--reason must say why (it is tagged on the version)")
     with store.registry_lock():
         version = _version(c, f"models:/{name}/{args.version}")
         before = store.by_alias(c, name, store.PRODUCTION)
+        if before is not None and before.version == version.version:
+            print(f"{name}: v{version.version} is already production; nothing moved")
+            return 0
         store.promote(c, name, version.version, f"manual: {args.reason}")
     print(f"{name}: production v{before.version if before else '-'} -> v{version.version} "
           f"({args.reason})")
@@ -107,6 +123,7 @@ def cmd_promote(c, name: str, args) -> int:
 
 
 def cmd_rollback(c, name: str, args) -> int:
+    _registered(c, name)
     with store.registry_lock():
         old, new = store.rollback(c, name)
         if args.reason:

@@ -21,7 +21,7 @@ from medshift.models.card import ModelCard, save_model
 from medshift.training.autoencoder import train_autoencoder
 from medshift.training.classifier import train_classifier
 from medshift.training.distributed import setup, teardown
-from pipeline.common import CsvSink, load_sets, stage_parser, tracked
+from pipeline.common import CsvSink, load_sets, run_stage, stage_parser, tracked
 from pipeline.launch import relaunch_under_torchrun
 from pipeline.tracking import file_digest
 
@@ -78,4 +78,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    run_stage("train_autoencoder", main)

@@ -21,7 +21,7 @@ from medshift.io import write_json
 from medshift.models.classifier import predict
 from medshift.models.weights import save_export
 from medshift.training.classifier import train_classifier
-from pipeline.common import load_sets, stage_parser, tracked
+from pipeline.common import load_sets, run_stage, stage_parser, tracked
 from pipeline.tracking import file_digest
 
 
@@ -65,4 +65,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    run_stage("train_classifier", main)

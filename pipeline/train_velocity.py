@@ -23,7 +23,7 @@ from medshift.training.distributed import setup, teardown
 from medshift.training.velocity import train_velocity
 from medshift.translation.grid import translation_grid
 from medshift.translation.translate import TranslationRequest
-from pipeline.common import CsvSink, load_sets, stage_parser, tracked
+from pipeline.common import CsvSink, load_sets, run_stage, stage_parser, tracked
 from pipeline.launch import relaunch_under_torchrun
 from pipeline.tracking import file_digest
 
@@ -87,4 +87,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    run_stage("train_velocity", main)

@@ -27,7 +27,7 @@ from medshift.translation.plan import PlannedPair, translation_plan
 from medshift.translation.sdedit import sdedit
 from medshift.translation.store import group_file, write_group, write_index
 from medshift.translation.translate import TranslationRequest, translate_to_targets
-from pipeline.common import load_sets, stage_parser
+from pipeline.common import load_sets, run_stage, stage_parser
 
 
 def parse() -> argparse.Namespace:
@@ -102,4 +102,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    run_stage("translate", main)

@@ -24,6 +24,7 @@ from pipeline.launch import NPROC_ENV
 
 _DVC_FAILED = re.compile(r"failed to reproduce '([^']+)'")
 _DVC_EXIT = re.compile(r"failed to run: .*, exited with (-?\d+)\s*$")
+_ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
 _KILL_GRACE_S = 10.0
 
 
@@ -34,15 +35,22 @@ class StageFailed(RuntimeError):
         stage: the stage (or command) name the flow ran.
         reason: why, in a phrase ("exited with code 1", "timed out after 5 s").
         tail: the last lines of its stderr.
+        code: the command's own exit status (the stage's, under ``dvc repro``), or None
+            after a signal or the timeout; 2 is a usage or params error, never retried.
     """
 
-    def __init__(self, stage: str, reason: str, tail: str) -> None:
-        self.stage, self.reason, self.tail = stage, reason, tail
+    def __init__(self, stage: str, reason: str, tail: str, code: int | None = None) -> None:
+        self.stage, self.reason, self.tail, self.code = stage, reason, tail, code
         super().__init__(f"stage '{stage}' {reason}; stderr tail:\n{tail}" if tail
                          else f"stage '{stage}' {reason} (no stderr)")
 
     def __reduce__(self):  # picklable with its three fields (Prefect stores exceptions)
-        return (StageFailed, (self.stage, self.reason, self.tail))
+        return (StageFailed, (self.stage, self.reason, self.tail, self.code))
+
+    @property
+    def retryable(self) -> bool:
+        """False for exit status 2 (bad usage or params): a retry would fail the same way."""
+        return self.code != 2
 
 
 @dataclass(frozen=True)
@@ -99,12 +107,16 @@ def _kill_tree(proc: subprocess.Popen) -> None:
             continue
 
 
+def _own_code(code: int, tail: list[str]) -> int:
+    """The stage command's own exit status when DVC reports it, else ``code``."""
+    stage_codes = [m.group(1) for line in tail for m in [_DVC_EXIT.search(line)] if m]
+    return int(stage_codes[-1]) if stage_codes else code
+
+
 def _exit_reason(code: int, tail: list[str]) -> str:
     """"exited with code N", N the stage command's own code when DVC reports it."""
-    stage_codes = [m.group(1) for line in tail for m in [_DVC_EXIT.search(line)] if m]
-    if stage_codes:
-        return f"exited with code {stage_codes[-1]} (dvc: {code})"
-    return f"exited with code {code}"
+    own = _own_code(code, tail)
+    return f"exited with code {own} (dvc: {code})" if own != code else f"exited with code {code}"
 
 
 def _signal_name(number: int) -> str:
@@ -158,8 +170,11 @@ def run_command(stage: str, argv: Sequence[str], cwd: Path, env: Mapping[str, st
         raise
     for reader in readers:
         reader.join(timeout=5.0)
+    lines = [_ANSI.sub("", line) for line in tail]  # warnings' colour codes
+    own = None
     if reason is None and code != 0:
-        reason = _signal_name(-code) if code < 0 else _exit_reason(code, list(tail))
+        reason = _signal_name(-code) if code < 0 else _exit_reason(code, lines)
+        own = _own_code(code, lines) if code > 0 else None
     if reason is not None:
-        raise StageFailed(_failed_stage(stage, list(tail)), reason, "\n".join(tail))
+        raise StageFailed(_failed_stage(stage, lines), reason, "\n".join(lines), own)
     return StageRun(stage, tuple(argv), str(cwd), round(time.monotonic() - start, 3))

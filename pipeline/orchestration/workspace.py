@@ -81,11 +81,15 @@ def orchestration_config(root: Path) -> OrchestrationConfig:
     return OrchestrationConfig.from_params(load_section(root / "params.yaml", "orchestration"))
 
 
-def check_devices(nproc: int, env: Mapping[str, str]) -> None:
-    """One process per visible GPU at most (``CUDA_VISIBLE_DEVICES``, when set).
+def check_devices(nproc: int, env: Mapping[str, str], profile: str | None = None,
+                  cuda_devices: int | None = None) -> None:
+    """One process per visible GPU at most: the devices in ``CUDA_VISIBLE_DEVICES`` when it
+    is set, else ``cuda_devices`` (what torch sees; None: not checked). Without any CUDA
+    device, several processes are gloo ranks on the CPU, but ``profile`` gpu is refused.
 
     Raises:
-        ConfigError: ``nproc`` < 1, or more processes than visible devices.
+        ConfigError: ``nproc`` < 1, more processes than visible devices, or the gpu profile
+            on a machine without a CUDA device.
     """
     if not isinstance(nproc, int) or isinstance(nproc, bool) or nproc < 1:
         raise ConfigError(f"nproc={nproc!r}: expected an integer >= 1")
@@ -95,3 +99,12 @@ def check_devices(nproc: int, env: Mapping[str, str]) -> None:
         if nproc > len(devices):
             raise ConfigError(f"nproc={nproc} but CUDA_VISIBLE_DEVICES={visible!r} shows "
                               f"{len(devices)} device(s): one torchrun process per GPU")
+        return
+    if cuda_devices is None:
+        return
+    if cuda_devices == 0 and profile == "gpu":
+        raise ConfigError("profile gpu but torch sees no CUDA device: run the cpu profile "
+                          "here (set CUDA_VISIBLE_DEVICES on a GPU worker)")
+    if 0 < cuda_devices < nproc:
+        raise ConfigError(f"nproc={nproc} but torch sees {cuda_devices} CUDA device(s): "
+                          "one torchrun process per GPU")

@@ -100,6 +100,17 @@ def test_a_failed_stage_is_retried_by_prefect(harness, tiny):
     assert all(run.state.is_completed() for run in runs.values())
 
 
+def test_a_params_error_is_not_retried(harness, tiny):
+    from pipeline.flows import retrain
+
+    (tiny / "fail/evaluate").write_text("params")  # exit status 2: retrying cannot help
+    state = retrain(repo=str(tiny), return_state=True)
+    assert state.is_failed()
+    assert "stage 'evaluate' exited with code 2" in state.message
+    assert "params.evaluate: unknown keys" in state.message
+    assert _attempts(tiny).count("evaluate") == 1 and "register" not in _attempts(tiny)
+
+
 def test_a_stage_that_keeps_failing_fails_the_flow_and_leaves_production(harness, tiny):
     from pipeline.flows import retrain
 

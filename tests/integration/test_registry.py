@@ -124,6 +124,12 @@ def test_registry_commands_promote_roll_back_and_refuse_bad_usage(promoted, monk
     assert "no previous production version" in capsys.readouterr().err
     assert main(["promote", "9", "--reason", "x"]) == 2
     assert "models:/medshift/9: no such registered model version" in capsys.readouterr().err
+    assert main(["promote", "1", "--reason", "  "]) == 2
+    assert "--reason must say why" in capsys.readouterr().err
+    assert main(["promote", "1", "--reason", "again"]) == 0
+    assert "v1 is already production; nothing moved" in capsys.readouterr().out
+    assert main(["--name", "nosuch", "rollback"]) == 2
+    assert "no registered model 'nosuch'" in capsys.readouterr().err
     with pytest.raises(SystemExit) as exc:
         main(["promote", "2"])
     assert exc.value.code == 2

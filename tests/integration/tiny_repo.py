@@ -3,7 +3,8 @@
 Each stage is ``python -m stage NAME OUT DEPS...``: a real command that DVC runs, which
 writes a small JSON (its inputs' digest, the profile, the process count it saw) and appends
 to attempts.log. A failure is injected by a file ``fail/NAME`` holding how many attempts
-must fail (or ``always``); the stage then exits 1 with a message on stderr. ``register``
+must fail (or ``always``); the stage then exits 1 with a message on stderr (``params``:
+exits 2, a params error). ``register``
 also writes production.txt, standing for the registry's ``production`` alias.
 """
 
@@ -32,6 +33,9 @@ with open("attempts.log", "a") as fh:
 fail = Path("fail") / name
 if rank == 0 and fail.exists():
     left = fail.read_text().strip()
+    if left == "params":
+        print(f"{name}: error: params.{name}: unknown keys ['lrr']", file=sys.stderr)
+        sys.exit(2)
     if left == "always" or int(left) > 0:
         if left != "always":
             fail.write_text(str(int(left) - 1))

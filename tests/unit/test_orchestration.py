@@ -108,6 +108,12 @@ def test_set_profile_changes_one_line_and_keeps_comments(tmp_path):
 def test_check_devices_allows_one_process_per_visible_gpu():
     check_devices(2, {"CUDA_VISIBLE_DEVICES": "0,1"})
     check_devices(8, {})  # nothing visible-restricted: torchrun decides
+    check_devices(2, {}, "cpu", cuda_devices=0)  # gloo ranks on the CPU
+    check_devices(2, {}, "gpu", cuda_devices=2)
+    with pytest.raises(ConfigError, match="profile gpu but torch sees no CUDA device"):
+        check_devices(1, {}, "gpu", cuda_devices=0)
+    with pytest.raises(ConfigError, match="nproc=3 but torch sees 2 CUDA device"):
+        check_devices(3, {}, "gpu", cuda_devices=2)
     with pytest.raises(ConfigError, match="nproc=3 but CUDA_VISIBLE_DEVICES='0,1'"):
         check_devices(3, {"CUDA_VISIBLE_DEVICES": "0,1"})
     with pytest.raises(ConfigError, match="nproc=0"):
@@ -141,12 +147,14 @@ def test_relaunch_runs_the_module_as_torchrun_ranks(tmp_path):
         import os
         from pipeline.launch import relaunch_under_torchrun
         relaunch_under_torchrun("rankprobe")
-        print("rank", os.environ.get("RANK"), "of", os.environ.get("WORLD_SIZE"), flush=True)
+        # one file per rank: two ranks' prints on one pipe can interleave mid-line
+        with open(f"rank{os.environ['RANK']}.txt", "w") as fh:
+            fh.write(f"rank {os.environ['RANK']} of {os.environ['WORLD_SIZE']}")
     """))
     env = {**os.environ, NPROC_ENV: "2", "OMP_NUM_THREADS": "1",
            "PYTHONPATH": os.pathsep.join([str(tmp_path), str(REPO)])}
     out = subprocess.run([PY, "-m", "rankprobe"], cwd=tmp_path, env=env, capture_output=True,
                          text=True, timeout=120)
     assert out.returncode == 0, out.stderr[-2000:]
-    assert sorted(line for line in out.stdout.splitlines() if line.startswith("rank")) == [
+    assert sorted(p.read_text() for p in tmp_path.glob("rank*.txt")) == [
         "rank 0 of 2", "rank 1 of 2"]

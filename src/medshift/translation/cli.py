@@ -92,6 +92,8 @@ def _resolve_model(spec: str) -> Path:
 
 
 def _check_out(out: Path) -> None:
+    if out.exists() and not out.is_dir():
+        raise UsageError(f"{out}: is a file, not an output folder")
     try:
         out.mkdir(parents=True, exist_ok=True)
         probe = out / ".medshift-write-probe"

@@ -127,6 +127,8 @@ def test_missing_model_and_unwritable_output_exit_2(tmp_path, model_dir, capsys)
     (tmp_path / "file").write_text("x")
     assert _run(model_dir, tmp_path / "file" / "out", tmp_path / "a.dcm") == 2
     assert "output folder cannot be written" in capsys.readouterr().err
+    assert _run(model_dir, tmp_path / "file", tmp_path / "a.dcm") == 2
+    assert "file: is a file, not an output folder" in capsys.readouterr().err
 
 
 def test_outputs_that_would_collide_are_refused_not_replaced(tmp_path, model_dir, capsys):
