@@ -107,16 +107,23 @@ def _kill_tree(proc: subprocess.Popen) -> None:
             continue
 
 
+def _reported_code(tail: list[str]) -> int | None:
+    """The stage command's own exit status when DVC reports it in ``tail``, else None."""
+    stage_codes = [m.group(1) for line in tail for m in [_DVC_EXIT.search(line)] if m]
+    return int(stage_codes[-1]) if stage_codes else None
+
+
 def _own_code(code: int, tail: list[str]) -> int:
     """The stage command's own exit status when DVC reports it, else ``code``."""
-    stage_codes = [m.group(1) for line in tail for m in [_DVC_EXIT.search(line)] if m]
-    return int(stage_codes[-1]) if stage_codes else code
+    reported = _reported_code(tail)
+    return code if reported is None else reported
 
 
 def _exit_reason(code: int, tail: list[str]) -> str:
     """"exited with code N", N the stage command's own code when DVC reports it."""
-    own = _own_code(code, tail)
-    return f"exited with code {own} (dvc: {code})" if own != code else f"exited with code {code}"
+    reported = _reported_code(tail)
+    return (f"exited with code {code}" if reported is None
+            else f"exited with code {reported} (dvc: {code})")
 
 
 def _signal_name(number: int) -> str:
