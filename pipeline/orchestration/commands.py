@@ -113,19 +113,6 @@ def _reported_code(tail: list[str]) -> int | None:
     return int(stage_codes[-1]) if stage_codes else None
 
 
-def _own_code(code: int, tail: list[str]) -> int:
-    """The stage command's own exit status when DVC reports it, else ``code``."""
-    reported = _reported_code(tail)
-    return code if reported is None else reported
-
-
-def _exit_reason(code: int, tail: list[str]) -> str:
-    """"exited with code N", N the stage command's own code when DVC reports it."""
-    reported = _reported_code(tail)
-    return (f"exited with code {code}" if reported is None
-            else f"exited with code {reported} (dvc: {code})")
-
-
 def _signal_name(number: int) -> str:
     try:
         return f"was killed by {signal.Signals(number).name}"
@@ -179,9 +166,12 @@ def run_command(stage: str, argv: Sequence[str], cwd: Path, env: Mapping[str, st
         reader.join(timeout=5.0)
     lines = [_ANSI.sub("", line) for line in tail]  # warnings' colour codes
     own = None
-    if reason is None and code != 0:
-        reason = _signal_name(-code) if code < 0 else _exit_reason(code, lines)
-        own = _own_code(code, lines) if code > 0 else None
+    if reason is None and code < 0:
+        reason = _signal_name(-code)
+    elif reason is None and code > 0:
+        reported = _reported_code(lines)
+        own = code if reported is None else reported
+        reason = f"exited with code {own}" + ("" if reported is None else f" (dvc: {code})")
     if reason is not None:
         raise StageFailed(_failed_stage(stage, lines), reason, "\n".join(lines), own)
     return StageRun(stage, tuple(argv), str(cwd), round(time.monotonic() - start, 3))

@@ -1,4 +1,5 @@
-"""Tiny MedShift exports and a tiny data set for the registry and serving tests."""
+"""Tiny MedShift exports and a tiny ingested data set for the registry, serving and
+evaluation tests."""
 
 from __future__ import annotations
 
@@ -15,6 +16,24 @@ import torch
 
 REPO = Path(__file__).resolve().parents[2]
 CLASSES = ("syn_low", "syn_high", "real_low", "real_normal", "real_exposure")
+
+
+def ingest_and_split(tmp: Path, params: dict) -> list[str]:
+    """Write ``params`` to tmp/params.yaml and run `medshift ingest` and `split` into tmp
+    (m.parquet, img/, s.parquet); returns the ``--params`` arguments."""
+    import yaml
+
+    from medshift.cli import main as cli
+
+    (tmp / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
+    p = ["--params", str(tmp / "params.yaml")]
+    assert cli(["ingest", *p, "--manifest", str(tmp / "m.parquet"), "--images",
+                str(tmp / "img"), "--quarantine", str(tmp / "q.csv"), "--validation",
+                str(tmp / "v.json"), "--quiet"]) == 0
+    assert cli(["split", *p, "--manifest", str(tmp / "m.parquet"), "--out",
+                str(tmp / "s.parquet"), "--validation", str(tmp / "sv.json"), "--summary",
+                str(tmp / "ss.json")]) == 0
+    return p
 
 
 def tiny_export(path: Path, size: int = 32, seed: int = 0, broken: bool = False) -> Path:

@@ -15,7 +15,7 @@ import pytest
 import torch
 import yaml
 
-from medshift.cli import main as cli
+from .registry_helpers import ingest_and_split
 
 REPO = Path(__file__).resolve().parents[2]
 PAIRS_TAUS = {0.45: "all", 0.3: "cross", 0.6: "cross"}
@@ -28,14 +28,7 @@ def tiny_run(simulated_tree, tmp_path_factory):
     params["ingest"].update(size=64, workers=1)
     params["ingest"]["sources"][0]["path"] = str(simulated_tree)
     params["evaluate"].update(prdc_k=1, kid_subsets=5, nps_roi=16, sample_rows=1)
-    (tmp / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
-    p = ["--params", str(tmp / "params.yaml")]
-    assert cli(["ingest", *p, "--manifest", str(tmp / "m.parquet"), "--images",
-                str(tmp / "img"), "--quarantine", str(tmp / "q.csv"), "--validation",
-                str(tmp / "v.json"), "--quiet"]) == 0
-    assert cli(["split", *p, "--manifest", str(tmp / "m.parquet"), "--out",
-                str(tmp / "s.parquet"), "--validation", str(tmp / "sv.json"), "--summary",
-                str(tmp / "ss.json")]) == 0
+    p = ingest_and_split(tmp, params)
     classes = [c["id"] for c in params["ingest"]["classes"]]
     _models(tmp, classes)
     _translations(tmp, classes, {c["id"]: c["domain"] for c in params["ingest"]["classes"]})

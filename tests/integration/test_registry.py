@@ -15,7 +15,14 @@ import yaml
 
 from medshift.cli import main as cli
 
-from .registry_helpers import REPO, register_cmd, run, store_env, tiny_export
+from .registry_helpers import (
+    REPO,
+    ingest_and_split,
+    register_cmd,
+    run,
+    store_env,
+    tiny_export,
+)
 
 
 @pytest.fixture(scope="module")
@@ -28,15 +35,8 @@ def data(simulated_tree, tmp_path_factory):
     params["translate"].update(nfe=4)
     params["register"].update(images_per_class=4, sanity_images=1, min_ssim=-1.0,
                               max_fd=1e12)
-    (tmp / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
     (tmp / "simulated").symlink_to(simulated_tree)
-    p = ["--params", str(tmp / "params.yaml")]
-    assert cli(["ingest", *p, "--manifest", str(tmp / "m.parquet"), "--images",
-                str(tmp / "img"), "--quarantine", str(tmp / "q.csv"), "--validation",
-                str(tmp / "v.json"), "--quiet"]) == 0
-    assert cli(["split", *p, "--manifest", str(tmp / "m.parquet"), "--out",
-                str(tmp / "s.parquet"), "--validation", str(tmp / "sv.json"), "--summary",
-                str(tmp / "ss.json")]) == 0
+    p = ingest_and_split(tmp, params)
     from medshift.models.classifier import DomainClassifier
     from medshift.models.weights import save_export
 
