@@ -59,7 +59,7 @@ def main() -> None:
         # that scores reconstructions (autoencoder_report) never takes part in training
         feature_net = (train_classifier(train.images, train.labels, len(classes),
                                         cfg.feature_net_steps, cfg.seed + 1, crop=cfg.crop,
-                                        progress=True)
+                                        progress=True, device=info.device)
                        if cfg.perceptual_weight > 0 else None)
         model = train_autoencoder(cfg, train.images, info, args.checkpoints, on_step,
                                   on_checkpoint, feature_net)

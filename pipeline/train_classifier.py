@@ -13,6 +13,8 @@ import argparse
 import time
 from pathlib import Path
 
+import torch
+
 from medshift.config.base import load_section
 from medshift.config.classifier import ClassifierConfig
 from medshift.config.ingest import class_ids
@@ -39,12 +41,13 @@ def main() -> None:
     train, test = load_sets(args.manifest, args.splits, args.images, "train", "test",
                             whole_subjects=("train",))
     tags = {"stage": "classifier", "data_version": file_digest(args.manifest)}
+    device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
     with tracked(True, "classifier", {"classifier": cfg.to_dict()}, tags) as run:
         start = time.perf_counter()
         model = train_classifier(train.images, train.labels, len(classes), cfg.steps,
                                  cfg.seed, cfg.batch_size, lr=cfg.lr, progress=True,
                                  texture=cfg.texture, width=cfg.width,
-                                 texture_c=cfg.texture_c)
+                                 texture_c=cfg.texture_c, device=device)
         train_seconds = time.perf_counter() - start
         report = {**classifier_report(predict(model, test.images), test.labels, classes),
                   "train_images": int(len(train)), "test_images": int(len(test))}

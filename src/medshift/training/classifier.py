@@ -15,7 +15,8 @@ from medshift.training.augment import flip_and_shift, random_crop
 def train_classifier(images: np.ndarray, labels: np.ndarray, n_classes: int, steps: int,
                      seed: int = 0, batch: int = 32, crop: int | None = None,
                      lr: float = 2e-3, progress: bool = False, texture: bool = False,
-                     width: int = 32, texture_c: float = 10.0) -> DomainClassifier:
+                     width: int = 32, texture_c: float = 10.0,
+                     device: torch.device | str = "cpu") -> DomainClassifier:
     """The classifier on training images, with flips and small shifts as augmentation and
     a one-cycle learning rate; with ``crop``, on random crops of that size (a texture
     feature network for crop training).
@@ -27,6 +28,9 @@ def train_classifier(images: np.ndarray, labels: np.ndarray, n_classes: int, ste
     per training image (flips leave them unchanged; shifts move only excluded border
     pixels) and standardised by their training mean and std, and a linear texture head
     is fitted on them after the CNN (``fit_texture_head`` with ``texture_c``).
+
+    Batches are drawn and augmented on the CPU (one generator, the same draws on every
+    device) and moved to ``device`` for the network; the model is returned on the CPU.
     """
     if texture and crop is not None:
         raise ValueError("texture statistics are per whole image: train on crops without them")
@@ -41,17 +45,20 @@ def train_classifier(images: np.ndarray, labels: np.ndarray, n_classes: int, ste
     if texture:
         stats = torch.cat([texture_statistics(x[k:k + 64]) for k in range(0, len(x), 64)])
         model.set_texture_norm(stats)
+    model.to(device)
     for _ in tqdm(range(steps), desc="classifier", disable=not progress, mininterval=1.0):
         idx = torch.randint(0, len(x), (batch,), generator=gen)
         xb = flip_and_shift(x[idx], gen, shift=0 if crop else 3)
         if crop is not None:
             xb = random_crop(xb, crop, gen)
-        logits = model.joint_logits(xb, None if stats is None else stats[idx])
-        loss = nn.functional.cross_entropy(logits, y[idx])
+        logits = model.joint_logits(xb.to(device),
+                                    None if stats is None else stats[idx].to(device))
+        loss = nn.functional.cross_entropy(logits, y[idx].to(device))
         optimizer.zero_grad()
         loss.backward()
         optimizer.step()
         schedule.step()
+    model.cpu()
     if stats is not None:
         fit_texture_head(model, stats, y, texture_c)
     return model.eval()

@@ -58,9 +58,10 @@ def _unwrap(module: torch.nn.Module) -> torch.nn.Module:
     return cast(torch.nn.Module, module.module) if hasattr(module, "module") else module
 
 
-def step_generator(seed: int, step: int) -> torch.Generator:
-    """The generator for all randomness of one step."""
-    return torch.Generator().manual_seed(seed * 1_000_003 + step)
+def step_generator(seed: int, step: int, device: torch.device | str = "cpu") -> torch.Generator:
+    """The generator for all randomness of one step, on the device of the step's tensors
+    (a CUDA sampler refuses a CPU generator)."""
+    return torch.Generator(device=device).manual_seed(seed * 1_000_003 + step)
 
 
 def warmup_cosine(warmup: int, total: int) -> Callable[[int], float]:
@@ -141,7 +142,7 @@ def run(state: TrainState, data: tuple[torch.Tensor, ...], step_fn: StepFn, cfg:
     tick, samples = time.perf_counter(), 0
     while state.step < cfg.steps:
         step = state.step
-        gen = step_generator(cfg.seed, step * 64 + info.rank)
+        gen = step_generator(cfg.seed, step * 64 + info.rank, info.device)
         index = batch_indices(len(data[0]), cfg, info, step)
         batch = tuple(d[index].to(info.device) for d in data)
         losses = step_fn(batch, gen)

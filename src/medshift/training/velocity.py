@@ -38,11 +38,12 @@ def train_velocity(cfg: VelocityConfig, latents: torch.Tensor, labels: torch.Ten
 
     def step_fn(batch: tuple[torch.Tensor, ...], gen: torch.Generator) -> dict:
         x1, y = batch
-        if torch.rand(1, generator=gen) < 0.5:
+        where = gen.device  # the loop's generator lives on the batch's device
+        if torch.rand(1, generator=gen, device=where) < 0.5:
             x1 = x1.flip(-1)
-        x0 = torch.randn(x1.shape, generator=gen).to(x1)
-        t = torch.rand(len(x1), generator=gen).to(x1)
-        drop = torch.rand(len(y), generator=gen).to(x1.device) < cfg.p_uncond
+        x0 = torch.randn(x1.shape, generator=gen, device=where).to(x1)
+        t = torch.rand(len(x1), generator=gen, device=where).to(x1)
+        drop = torch.rand(len(y), generator=gen, device=where).to(x1.device) < cfg.p_uncond
         y = torch.where(drop, torch.full_like(y, spec.null_label), y)
         path = sample_path(x1, x0, t, cfg.sigma_min)
         with bf16_autocast(bf16, info.device):

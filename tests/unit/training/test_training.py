@@ -179,3 +179,31 @@ def test_changing_an_evaluation_only_key_resumes_instead_of_retraining(tmp_path)
     train_velocity(dataclasses.replace(cfg, lr=1e-3), latents, labels, 3, CPU, tmp_path,
                    on_checkpoint=lambda s, p: saved.append(s))
     assert saved == [10, 20]
+
+
+def test_every_step_draws_from_a_generator_on_the_batchs_device(tmp_path):
+    """A CUDA sampler refuses a CPU generator: the loop hands each step a generator on the
+    device its batch lives on, and the augmentations draw on the generator's device."""
+    from medshift.training.augment import crop_and_flip, flip_and_shift
+    from medshift.training.loop import LoopConfig, TrainState, run, step_generator
+
+    seen = []
+    layer = torch.nn.Linear(4, 1)
+
+    def step_fn(batch, gen):
+        seen.append((gen.device, batch[0].device))
+        crop_and_flip(batch[0].view(-1, 1, 2, 2), 1, gen)
+        flip_and_shift(batch[0].view(-1, 1, 2, 2), gen, shift=1)
+        return {"loss": layer(batch[0]).pow(2).mean()}
+
+    optimizer = torch.optim.SGD(layer.parameters(), lr=0.1)
+    state = TrainState({"m": layer}, optimizer,
+                       torch.optim.lr_scheduler.LambdaLR(optimizer, lambda _: 1.0))
+    info = DistInfo(0, 1, torch.device("cpu"))
+    run(state, (torch.randn(8, 4),), step_fn, LoopConfig(3, 4, 0, 100, 100), info,
+        tmp_path / "ckpt")
+    assert seen == [(torch.device("cpu"), torch.device("cpu"))] * 3
+    assert step_generator(0, 5, torch.device("cpu")).device == torch.device("cpu")
+    # same seed and step, same draws: the device argument changes where, not what, on CPU
+    assert torch.equal(torch.rand(3, generator=step_generator(1, 2)),
+                       torch.rand(3, generator=step_generator(1, 2, "cpu")))
