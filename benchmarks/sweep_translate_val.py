@@ -9,7 +9,8 @@ every val image to the aligned target class and reports the share the pipeline's
 classifier assigns to the exact target class, SSIM/PSNR (dB) to the aligned true target
 (same subject and view) and SSIM to the source, in the central 80x80 of 128 px, where no
 collimator reaches. Guided settings get twice the NFE (default 12 and 24), so every
-setting takes the same midpoint steps a leg (three by default). An ``identity`` row per direction scores the source itself.
+setting takes the same midpoint steps a leg (three by default). An ``identity`` row per
+direction scores the source itself.
 
 Rows merge into benchmarks/results/translate_val_sweep.json keyed by (method, direction,
 tau, guidance, nfe): a setting already there is skipped unless --redo.
