@@ -4,9 +4,9 @@
 
 Reads data/interim, data/processed/splits.parquet, models/classifier and models/medshift
 under --root. Without --translations, a synthetic index in the translate stage's format is
-made from real test images (the default translate params: 20 pairs at tau 0.45, the 12
-syn<->real pairs also at 0.3 and 0.6, MedShift and SDEdit each: 2,464 images), so the cost
-is the real one. Missing weights are replaced by untrained networks of the params' shapes
+made from real test images over params.translate's grid (MedShift on every planned pair,
+SDEdit on the cross-domain pairs at sdedit_taus: 2,240 images by default), so the cost is
+the real one. Missing weights are replaced by untrained networks of the params' shapes
 (cost only; the result says so). Budget (issue 14): translate + evaluate <= 5 minutes on 2
 cores, so evaluate well under 2. Writes benchmarks/results/evaluate.json.
 """
@@ -29,6 +29,7 @@ from medshift.config.autoencoder import AutoencoderConfig
 from medshift.config.base import load_section
 from medshift.config.evaluate import EvaluateConfig
 from medshift.config.ingest import IngestConfig
+from medshift.config.translate import TranslateConfig
 from medshift.data.datasets import load_split
 from medshift.evaluation.benchmark import TestImages
 from medshift.evaluation.evaluate import evaluate
@@ -40,33 +41,32 @@ from medshift.evaluation.truth import load_truth
 from medshift.models.autoencoder import KLAutoencoder, reconstruct
 from medshift.models.card import load_autoencoder
 from medshift.models.classifier import DomainClassifier, load_classifier
+from medshift.translation.plan import baseline_plan, translation_plan
 
 
-def synthetic_index(test, classes, domains, out: Path, seed: int = 0) -> None:
-    """The default translate grid over real test images: 'translations' are noisy blends
+def synthetic_index(test, domains, out: Path, cfg: TranslateConfig, seed: int = 0) -> None:
+    """The translate stage's grid over real test images: 'translations' are noisy blends
     of source and true target (content only moves texture-ROI counts, not the cost)."""
     rng = np.random.default_rng(seed)
     rows = test.rows.reset_index(drop=True)
     key = {(s, v, c): k for k, (s, v, c) in enumerate(zip(
         rows["subject_id"], rows["view"], rows["class_name"], strict=True))}
+    plan = translation_plan(domains, cfg.taus, cfg.cross_domain_taus)
+    jobs = [("medshift", p) for p in plan]
+    jobs += [("sdedit", p) for p in baseline_plan(plan, domains, cfg.sdedit_taus)]
     index, stack = [], []
-    for tau in (0.3, 0.45, 0.6):
-        for s in classes:
-            for t in classes:
-                if s == t or (tau != 0.45 and domains[s] == domains[t]):
-                    continue
-                for k in np.flatnonzero(rows["class_name"] == s):
-                    j = key.get((rows["subject_id"][k], rows["view"][k], t))
-                    if j is None:
-                        continue
-                    for method in ("medshift", "sdedit"):
-                        img = tau * test.images[k, 0] + (1 - tau) * test.images[j, 0]
-                        img = np.clip(img + 0.01 * rng.standard_normal(img.shape), 0, 1)
-                        index.append({"image_id": rows["image_id"][k], "source": s,
-                                      "target": t, "method": method, "tau": tau,
-                                      "solver": "midpoint", "nfe": 8, "guidance": 1.5,
-                                      "seconds": 0.0, "file": "bench.npy", "row": len(stack)})
-                        stack.append(np.round(img * 65535).astype(np.uint16))
+    for method, p in jobs:
+        for k in np.flatnonzero(rows["class_name"] == p.source):
+            j = key.get((rows["subject_id"][k], rows["view"][k], p.target))
+            if j is None:
+                continue
+            img = p.tau * test.images[k, 0] + (1 - p.tau) * test.images[j, 0]
+            img = np.clip(img + 0.01 * rng.standard_normal(img.shape), 0, 1)
+            index.append({"image_id": rows["image_id"][k], "source": p.source,
+                          "target": p.target, "method": method, "tau": p.tau,
+                          "solver": cfg.solver, "nfe": cfg.nfe, "guidance": cfg.guidance,
+                          "seconds": 0.0, "file": "bench.npy", "row": len(stack)})
+            stack.append(np.round(img * 65535).astype(np.uint16))
     out.mkdir(parents=True, exist_ok=True)
     np.save(out / "bench.npy", np.stack(stack))
     pd.DataFrame(index).to_parquet(out / "index.parquet")
@@ -102,6 +102,7 @@ def main() -> None:
     torch.set_num_threads(os.cpu_count() or 1)  # as the stages do
     cfg = EvaluateConfig.from_params(load_section("params.yaml", "evaluate"))
     ingest = IngestConfig.from_params(load_section("params.yaml", "ingest"))
+    tcfg = TranslateConfig.from_params(load_section("params.yaml", "translate"))
     classes, domains = ingest.class_ids, {c.id: c.domain for c in ingest.classes}
     root = args.root
     simulated = args.simulated or root / "data/raw/simulated"
@@ -124,7 +125,7 @@ def main() -> None:
         folder = args.translations
         if folder is None:
             folder = Path(tmp) / "translations"
-            synthetic_index(test, classes, domains, folder)
+            synthetic_index(test, domains, folder, tcfg)
         clock["index_made"] = time.perf_counter()
         translations = load_translations(folder, ingest.size)
         truth = load_truth(test.rows, simulated, ingest.size)
@@ -134,7 +135,8 @@ def main() -> None:
         test_set = TestImages(test.rows, test.images, truth.fields, truth.clean, recon,
                               per_image)
         clock["loaded"] = time.perf_counter()
-        ev = evaluate(test_set, translations, reference, classifier, classes, domains, cfg)
+        ev = evaluate(test_set, translations, reference, classifier, classes, domains, cfg,
+                      tcfg.tau)
         clock["evaluated"] = time.perf_counter()
         context = {"headline_tau": cfg.headline_tau, "test_images": len(test.rows),
                    "test_subjects": int(test.rows["subject_id"].nunique()),

@@ -17,6 +17,7 @@ import torch
 from medshift.config.base import load_section
 from medshift.config.evaluate import EvaluateConfig
 from medshift.config.ingest import IngestConfig
+from medshift.config.translate import TranslateConfig
 from medshift.data.datasets import load_split
 from medshift.evaluation.benchmark import TestImages
 from medshift.evaluation.evaluate import evaluate
@@ -63,6 +64,7 @@ def main() -> None:
     start = time.perf_counter()
     cfg = EvaluateConfig.from_params(load_section(args.params, "evaluate"))
     ingest = IngestConfig.from_params(load_section(args.params, "ingest"))
+    default_tau = TranslateConfig.from_params(load_section(args.params, "translate")).tau
     try:
         translations = load_translations(args.translations, ingest.size)
     except TranslationsError as exc:
@@ -71,7 +73,7 @@ def main() -> None:
     classifier, _ = load_classifier(args.classifier)
     loaded = time.perf_counter()
     ev = evaluate(test, translations, ReferenceStats.load(args.reference), classifier,
-                  ingest.class_ids, {c.id: c.domain for c in ingest.classes}, cfg)
+                  ingest.class_ids, {c.id: c.domain for c in ingest.classes}, cfg, default_tau)
     seconds = {"load": loaded - start, **ev.seconds}
     context = {"headline_tau": cfg.headline_tau, "test_images": len(test.rows),
                "test_subjects": int(test.rows["subject_id"].nunique()),

@@ -6,7 +6,8 @@ directory, and ``predict`` translates with the library (``translation.translate`
 served answer equals ``medshift translate`` for the same input and params.
 
 Input: (N, 1, H, W) float32 in [0, 1] at the model's working size. Params (declared in the
-signature with types and defaults): source, target, tau, solver, nfe, guidance, seed.
+signature with types and defaults): source, target (defaults: params.register), tau, solver,
+nfe, guidance, seed (defaults: params.translate's, the same as ``medshift translate``'s).
 MLflow drops params a signature does not declare with only a log warning; this file wraps
 MLflow's params check so that, for this model's params schema, an unknown param is refused
 (400 over HTTP) instead of silently ignored.

@@ -96,7 +96,7 @@ def load_scorer(args: argparse.Namespace) -> tuple[Scorer, RegisterConfig, Trans
     fields = load_truth(test.rows, args.simulated, ingest.size).fields
     gs = gate_set(test.rows, test.images, fields, {c.id: c.domain for c in ingest.classes},
                   cfg.source_domain, cfg.target_domain, cfg.images_per_class)
-    request = TranslationRequest(tau=cfg.tau, nfe=tcfg.nfe, solver=tcfg.solver,
+    request = TranslationRequest(tau=tcfg.tau, nfe=tcfg.nfe, solver=tcfg.solver,
                                  guidance=tcfg.guidance, seed=tcfg.seed,
                                  batch_size=tcfg.batch_size, bf16=tcfg.bf16)
     classifier, _ = load_classifier(args.classifier)
@@ -106,8 +106,8 @@ def load_scorer(args: argparse.Namespace) -> tuple[Scorer, RegisterConfig, Trans
 
 
 def served_params(cfg: RegisterConfig, tcfg: TranslateConfig) -> dict:
-    """The signature's param defaults: the stage's translation settings."""
-    return {"source": cfg.source, "target": cfg.target, "tau": float(cfg.tau),
+    """The signature's param defaults: the served pair and params.translate's defaults."""
+    return {"source": cfg.source, "target": cfg.target, "tau": float(tcfg.tau),
             "solver": tcfg.solver, "nfe": int(tcfg.nfe), "guidance": float(tcfg.guidance),
             "seed": int(tcfg.seed)}
 
@@ -216,7 +216,7 @@ def main(argv: list[str] | None = None) -> int:
     model = load_medshift(args.model)
     defaults = served_params(cfg, tcfg)
     example = scorer.gs.images[:cfg.sanity_images]
-    request = TranslationRequest(tau=cfg.tau, nfe=tcfg.nfe, solver=tcfg.solver,
+    request = TranslationRequest(tau=tcfg.tau, nfe=tcfg.nfe, solver=tcfg.solver,
                                  guidance=tcfg.guidance, seed=tcfg.seed)
     library = translate(model, example, cfg.source, cfg.target, request).images
     reasons = sanity_reasons(library, translate(model, example, cfg.source, cfg.target,

@@ -3,7 +3,8 @@
     python -m pipeline.translate [paths...]
 
 MedShift inverts each source class's images once per tau and generates every target from
-that shared latent; SDEdit noises them at the same taus. Writes the translations store
+that shared latent; SDEdit noises them for the cross-domain pairs at
+params.translate.sdedit_taus. Writes the translations store
 (``medshift.translation.store``) and throughput in reports/translate.json.
 """
 
@@ -23,7 +24,7 @@ from medshift.config.ingest import IngestConfig
 from medshift.config.translate import TranslateConfig
 from medshift.io import write_json
 from medshift.models.export import MedShiftModel, load_medshift
-from medshift.translation.plan import PlannedPair, translation_plan
+from medshift.translation.plan import PlannedPair, baseline_plan, translation_plan
 from medshift.translation.sdedit import sdedit
 from medshift.translation.store import group_file, write_group, write_index
 from medshift.translation.translate import TranslationRequest, translate_to_targets
@@ -57,34 +58,36 @@ def main() -> None:
         raise SystemExit(f"translate: {args.model} was trained on {list(model.classes)}, "
                          f"params.ingest.classes lists {[r.id for r in rules]}")
     (data,) = load_sets(args.manifest, args.splits, args.images, cfg.split)
-    plan = translation_plan({r.id: r.domain for r in rules}, cfg.taus, cfg.cross_domain_taus)
-    groups: dict[tuple[float, str], list[PlannedPair]] = defaultdict(list)
-    for pair in plan:
-        groups[(pair.tau, pair.source)].append(pair)
-    rows, seconds = [], defaultdict(float)
-    bar = tqdm(total=len(plan) * len(cfg.methods), desc="translate", unit="pair",
-               mininterval=1.0)
+    domains = {r.id: r.domain for r in rules}
+    plan = translation_plan(domains, cfg.taus, cfg.cross_domain_taus)
+    plans = {"medshift": plan, "sdedit": baseline_plan(plan, domains, cfg.sdedit_taus)}
+    groups: dict[tuple[str, float, str], list[PlannedPair]] = defaultdict(list)
     for method in cfg.methods:
-        for (tau, source), pairs in groups.items():
-            chosen = data.labels == model.label(source)
-            images, keys = data.images[chosen], data.rows.loc[chosen, "image_id"].tolist()
-            request = TranslationRequest(tau=tau, nfe=cfg.nfe, solver=cfg.solver,
-                                         guidance=cfg.guidance, seed=cfg.seed,
-                                         batch_size=cfg.batch_size, bf16=cfg.bf16)
-            targets = [model.label(p.target) for p in pairs]
-            start = time.perf_counter()
-            outs, nfe = _run(method, model, images, model.label(source), targets, request, keys)
-            elapsed = time.perf_counter() - start
-            seconds[method] += elapsed
-            for pair, target in zip(pairs, targets, strict=True):
-                file = group_file(method, tau, source, pair.target)
-                write_group(args.out, file, outs[target])
-                rows += [{"image_id": key, "source": source, "target": pair.target,
-                          "method": method, "tau": tau, "solver": cfg.solver, "nfe": nfe,
-                          "guidance": cfg.guidance,
-                          "seconds": elapsed / (len(keys) * len(pairs)), "file": file,
-                          "row": r} for r, key in enumerate(keys)]
-            bar.update(len(pairs))
+        for pair in plans[method]:
+            groups[(method, pair.tau, pair.source)].append(pair)
+    rows, seconds = [], defaultdict(float)
+    bar = tqdm(total=sum(map(len, groups.values())), desc="translate", unit="pair",
+               mininterval=1.0)
+    for (method, tau, source), pairs in groups.items():
+        chosen = data.labels == model.label(source)
+        images, keys = data.images[chosen], data.rows.loc[chosen, "image_id"].tolist()
+        request = TranslationRequest(tau=tau, nfe=cfg.nfe, solver=cfg.solver,
+                                     guidance=cfg.guidance, seed=cfg.seed,
+                                     batch_size=cfg.batch_size, bf16=cfg.bf16)
+        targets = [model.label(p.target) for p in pairs]
+        start = time.perf_counter()
+        outs, nfe = _run(method, model, images, model.label(source), targets, request, keys)
+        elapsed = time.perf_counter() - start
+        seconds[method] += elapsed
+        for pair, target in zip(pairs, targets, strict=True):
+            file = group_file(method, tau, source, pair.target)
+            write_group(args.out, file, outs[target])
+            rows += [{"image_id": key, "source": source, "target": pair.target,
+                      "method": method, "tau": tau, "solver": cfg.solver, "nfe": nfe,
+                      "guidance": cfg.guidance,
+                      "seconds": elapsed / (len(keys) * len(pairs)), "file": file,
+                      "row": r} for r, key in enumerate(keys)]
+        bar.update(len(pairs))
     bar.close()
     index = write_index(args.out, rows)
     counts = index.groupby("method").size()

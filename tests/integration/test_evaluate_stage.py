@@ -132,6 +132,16 @@ def test_a_perfect_translator_wins_correctness_and_the_ceiling_is_listed(tiny_ru
     assert pairs["syn_low_to_real_low"]["hit_ratio"] in (1.0, None)
     syn_real = metrics["groups"]["synthetic_to_real"]
     assert syn_real["medshift"]["rank"] < syn_real["identity"]["rank"]
+    # the default tau (params.translate.tau, 0.2) is not translated here: the nearest stands in
+    assert metrics["headline_tau"] == 0.45 and metrics["default_tau"] == 0.3
+    assert metrics["default"]["groups"]["synthetic_to_real"]["medshift"]["class_hit"] \
+        == pytest.approx(table.loc[(table["config"] == "medshift@0.3") & table["source"]
+                                   .str.startswith("syn") & table["target"]
+                                   .str.startswith("real"), "class_hit"].mean(), abs=1e-5)
+    assert "syn_low_to_real_low" in metrics["default"]["checks"]
+    report = (tiny_run / "reports/report.md").read_text()
+    assert "## Summary at the default τ = 0.3" in report
+    assert "## Per class pair, τ = 0.3" in report
 
 
 def test_dvc_metrics_show_lists_the_headline_numbers(tiny_run, tmp_path):

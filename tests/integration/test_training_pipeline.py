@@ -115,7 +115,8 @@ def test_stages_train_track_export_and_translate(staged, monkeypatch):
 
     # the translate stage: every ordered pair at 0.45, cross-domain pairs also at 0.3
     params = yaml.safe_load((staged / "params.yaml").read_text())
-    params["translate"].update(taus=[0.45], cross_domain_taus=[0.3], nfe=4, solver="euler")
+    params["translate"].update(tau=0.45, taus=[0.45], cross_domain_taus=[0.3],
+                               sdedit_taus=[0.3, 0.45], nfe=4, solver="euler")
     (staged / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
     from pipeline import translate as translate_stage
 
@@ -126,14 +127,14 @@ def test_stages_train_track_export_and_translate(staged, monkeypatch):
     test_ids = splits.loc[splits["split"] == "test", "image_id"]
     per_class = manifest[manifest["image_id"].isin(test_ids)].groupby("label").size()
     n_pairs = 20 + 12  # 5 x 4 ordered pairs at 0.45, 2 x 2 x 3 cross-domain pairs at 0.3
-    assert len(index) == 2 * n_pairs * per_class.iloc[0]
+    assert len(index) == (n_pairs + 12 * 2) * per_class.iloc[0]  # SDEdit: cross pairs only
     assert set(index["method"]) == {"medshift", "sdedit"}
     assert (index["nfe"] == index["method"].map({"medshift": 4, "sdedit": 2})).all()
     assert set(index.loc[index["tau"] == 0.3, "source"].str[:3]) == {"syn", "rea"}
     images = load_images(staged / "data/processed/translations", index.head(10))
     assert images.shape == (10, 1, 32, 32) and images.min() >= 0 and images.max() <= 1
     report = json.loads((staged / "reports/translate.json").read_text())
-    assert report["translations"]["medshift"] == len(index) // 2
+    assert report["translations"]["medshift"] == n_pairs * per_class.iloc[0]
 
     # `--source auto` picks each file's class with the classifier stage's model
     dicoms = sorted((staged / manifest["path"].iloc[0]).parent.glob("*.dcm"))[:2]

@@ -4,6 +4,7 @@ one exists, equals it), sections round-trip, nested model specs merge with profi
 from __future__ import annotations
 
 import dataclasses
+import re
 from pathlib import Path
 
 import pytest
@@ -124,7 +125,36 @@ def test_a_string_is_not_a_switch():
 
 
 def test_tuple_fields_coerce_each_item():
-    config = TranslateConfig.from_params({"taus": ["0.3", 0.45]})
+    config = TranslateConfig.from_params({"tau": 0.3, "taus": ["0.3", 0.45]})
     assert config.taus == (0.3, 0.45)
     with pytest.raises(ConfigError, match=r"params\.translate\.taus\[1\]"):
         TranslateConfig.from_params({"taus": [0.3, "x"]})
+
+
+@pytest.mark.parametrize(("values", "message"), [
+    ({"tau": 0.3}, "tau (the default) must be one of taus"),
+    ({"sdedit_taus": [0.7]}, "sdedit_taus must be among taus and cross_domain_taus"),
+    ({"tau": 0.0, "taus": [0.0]}, "tau and taus must be numbers in (0, 1]"),
+    ({"guidance": -1.0}, "guidance must be >= 0"),
+])
+def test_translate_defaults_are_checked(values, message):
+    with pytest.raises(ConfigError, match=re.escape(message)):
+        TranslateConfig.from_params(values)
+
+
+def test_the_library_and_cli_defaults_are_params_translate():
+    """`medshift translate` with no --tau/--nfe/--guidance/--solver/--seed translates at
+    params.translate's defaults (the served model's and the stage's too)."""
+    import argparse
+
+    from medshift.translation.cli import add_arguments
+    from medshift.translation.translate import TranslationRequest
+
+    params = yaml.safe_load((REPO / "params.yaml").read_text())["translate"]
+    keys = ("tau", "nfe", "solver", "guidance", "seed", "batch_size", "bf16")
+    assert {k: getattr(TranslationRequest(), k) for k in keys} == {k: params[k] for k in keys}
+    parser = argparse.ArgumentParser()
+    add_arguments(parser)
+    args = parser.parse_args(["x.dcm", "--model", "m", "--source", "a", "--target", "b",
+                              "--out", "o"])
+    assert {k: getattr(args, k) for k in keys[:-1]} == {k: params[k] for k in keys[:-1]}

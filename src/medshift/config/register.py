@@ -14,7 +14,8 @@ class RegisterConfig:
     """params.register (defaults equal params.yaml's).
 
     The gate translates the first ``images_per_class`` test images of every
-    ``source_domain`` class to every ``target_domain`` class at ``tau`` and scores them
+    ``source_domain`` class to every ``target_domain`` class at params.translate's default
+    settings (tau, solver, nfe, guidance, seed: the served defaults too) and scores them
     against the aligned true targets (SSIM in the anatomy region) and the target classes'
     reference features (Fréchet distance, mean over target classes). The production version
     is re-scored on the same images in the same run.
@@ -23,7 +24,6 @@ class RegisterConfig:
     name: str = "medshift"  # registered model name
     source: str = "syn_high"  # served default source class (the signature's default)
     target: str = "real_normal"  # served default target class
-    tau: float = 0.45  # served default tau and the gate's tau
     source_domain: str = "synthetic"
     target_domain: str = "real"
     images_per_class: int = 16
@@ -37,7 +37,6 @@ class RegisterConfig:
     def __post_init__(self) -> None:
         check("register", [
             (bool(self.name.strip()), "name must be a non-empty string"),
-            (0 < self.tau <= 1, "tau must be in (0, 1]"),
             (self.source_domain != self.target_domain,
              "source_domain and target_domain must differ"),
             (self.images_per_class >= 2 and self.sanity_images >= 1,

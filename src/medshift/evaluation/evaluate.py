@@ -40,6 +40,8 @@ class Evaluation:
 
     pairs: one row per (source, target, config), every metric, ``group``.
     pair_ranked / group_ranked: tau -> the rows at that tau with an average ``rank``.
+    checks / headline: at the headline tau (params.evaluate); default_checks / default: the
+        same at ``default_tau``, the tau ``medshift translate`` uses by default.
     groups: group means of every config (all taus), for the trade-off.
     samples: "source_to_target" -> column name -> (R, H, W) images.
     nps: (target, config) -> mean curve; reference curves under config "reference".
@@ -51,6 +53,9 @@ class Evaluation:
     group_ranked: dict[float, pd.DataFrame]
     checks: dict
     headline: dict
+    default_tau: float
+    default: dict
+    default_checks: dict
     samples: dict[str, dict[str, np.ndarray]]
     nps: dict[tuple[str, str], np.ndarray]
     lpips_note: str | None
@@ -60,7 +65,8 @@ class Evaluation:
 
 def evaluate(test: TestImages, translations: Translations, reference: ReferenceStats,
              classifier: DomainClassifier, classes: tuple[str, ...],
-             domains: dict[str, str], cfg: EvaluateConfig) -> Evaluation:
+             domains: dict[str, str], cfg: EvaluateConfig,
+             default_tau: float | None = None) -> Evaluation:
     """Score identity, histogram matching, the autoencoder ceiling and every translation in
     the index on the test split (see benchmark.py for what each method is).
 
@@ -72,6 +78,8 @@ def evaluate(test: TestImages, translations: Translations, reference: ReferenceS
         classes: class ids in label order.
         domains: class id -> domain (synthetic | real), for the pair groups.
         cfg: params.evaluate.
+        default_tau: params.translate.tau, reported next to the headline (None: the headline
+            tau); the nearest translated tau stands in for either.
     """
     clock = {"start": time.perf_counter()}
     outputs, notes = assemble(test, translations, reference)
@@ -88,6 +96,8 @@ def evaluate(test: TestImages, translations: Translations, reference: ReferenceS
     pair_ranked = {t: ranked(pairs, ["source", "target"], t) for t in all_taus}
     group_ranked = {t: ranked(groups, ["group"], t) for t in all_taus}
     head_tau = min(all_taus, key=lambda t: abs(t - cfg.headline_tau))
+    default_tau = min(all_taus, key=lambda t: abs(t - (
+        cfg.headline_tau if default_tau is None else default_tau)))
     configs = ["identity", "histmatch"] + [f"{m}@{head_tau:g}" for m in TRANSLATORS]
     nps = class_curves(outputs, curves, configs)
     nps |= {(c, "reference"): curve for c, curve in reference.nps.items() if len(curve)}
@@ -95,6 +105,9 @@ def evaluate(test: TestImages, translations: Translations, reference: ReferenceS
         pairs=pairs, groups=groups, pair_ranked=pair_ranked, group_ranked=group_ranked,
         checks=checks(pairs, groups, head_tau, cfg.hit_ratio_required),
         headline=headline(group_ranked[head_tau], cfg.headline_groups),
+        default_tau=default_tau,
+        default=headline(group_ranked[default_tau], cfg.headline_groups),
+        default_checks=checks(pairs, groups, default_tau, cfg.hit_ratio_required),
         samples=samples(outputs, test, cfg.sample_rows), nps=nps,
         lpips_note=lpips_unavailable(cfg.lpips_torch_home, cfg.lpips_net), notes=notes,
         seconds={"assemble": clock["assemble"] - clock["start"],

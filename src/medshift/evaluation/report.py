@@ -46,6 +46,9 @@ def write_all(ev: Evaluation, paths: ReportPaths, classes: tuple[str, ...],
     head_tau = context["headline_tau"]
     write_json(paths.metrics, {"headline_tau": head_tau, "groups": ev.headline,
                                "checks": _check_metrics(ev.checks),
+                               "default_tau": ev.default_tau,
+                               "default": {"groups": ev.default,
+                                           "checks": _check_metrics(ev.default_checks)},
                                "seconds": {k: round(v, 2) for k, v in
                                            context["seconds"].items()},
                                "translations": int(context["translations"])})
@@ -119,8 +122,14 @@ def markdown(ev: Evaluation, groups: tuple[str, ...], context: dict, paths: Repo
         f"target-class images of the {'+'.join(context['reference_splits'])} split(s), in the "
         f"feature space of the pipeline's X-ray classifier (trained on the training split "
         f"only). {context['translations']} translations scored.", "",
-        "## Summary", "", *summary(ev, groups, tau), "",
+        "## Summary", "", *summary(ev.headline, ev.checks, tau), "",
+        *_tradeoff(ev.checks), "",
     ]
+    if not np.isclose(ev.default_tau, tau):
+        lines += [f"## Summary at the default τ = {ev.default_tau:g}", "",
+                  f"The τ `medshift translate` and the served model use unless told "
+                  f"otherwise (params.translate.tau); the headline above is τ = {tau:g}.", "",
+                  *summary(ev.default, ev.default_checks, ev.default_tau), ""]
     for t, table in sorted(ev.group_ranked.items()):
         lines += [f"## Averages over class pairs, τ = {t:g}", ""]
         for g in groups:
@@ -129,11 +138,12 @@ def markdown(ev: Evaluation, groups: tuple[str, ...], context: dict, paths: Repo
                 continue
             lines += [f"**{g.replace('_', ' ')}** ({int(rows['pairs'].max())} pairs)", "",
                       _table(_order(rows)), ""]
-    pair_rows = ev.pair_ranked.get(tau, next(iter(ev.pair_ranked.values())))
-    lines += [f"## Per class pair, τ = {tau:g}", ""]
-    for (s, t), rows in pair_rows.groupby(["source", "target"], sort=True):
-        lines += [f"**{s} → {t}** ({int(rows['n'].max())} images)", "", _table(_order(rows)),
-                  ""]
+    for t in dict.fromkeys((tau, ev.default_tau)):
+        pair_rows = ev.pair_ranked.get(t, next(iter(ev.pair_ranked.values())))
+        lines += [f"## Per class pair, τ = {t:g}", ""]
+        for (s, g), rows in pair_rows.groupby(["source", "target"], sort=True):
+            lines += [f"**{s} → {g}** ({int(rows['n'].max())} images)", "",
+                      _table(_order(rows)), ""]
     rel = lambda p: Path(p).relative_to(paths.report.parent).as_posix()  # noqa: E731
     lines += ["## Figures", "",
               f"![trade-off]({rel(paths.figures / 'tradeoff.png')})", "",
@@ -145,10 +155,11 @@ def markdown(ev: Evaluation, groups: tuple[str, ...], context: dict, paths: Repo
     return "\n".join(lines) + "\n"
 
 
-def summary(ev: Evaluation, groups: tuple[str, ...], tau: float) -> list[str]:
-    """Plain statements with numbers, each saying it was measured on the benchmark."""
+def summary(head: dict, checks: dict, tau: float) -> list[str]:
+    """Plain statements with numbers at one tau (``head`` and ``checks`` at that tau), each
+    saying it was measured on the benchmark."""
     out = []
-    for g, methods in ev.headline.items():
+    for g, methods in head.items():
         ranks = {m: v.get("rank") for m, v in methods.items() if v.get("rank") is not None}
         if ranks:
             best = min(ranks, key=lambda m: ranks[m])
@@ -156,7 +167,7 @@ def summary(ev: Evaluation, groups: tuple[str, ...], tau: float) -> list[str]:
                        f"({ranks[best]:.2f}); MedShift {_fmt(ranks.get('medshift'), 2)}, "
                        f"SDEdit {_fmt(ranks.get('sdedit'), 2)} ({BENCH}).")
         out += _versus(g, methods)
-    for pair, c in ev.checks["synthetic_to_real_pairs"].items():
+    for pair, c in checks["synthetic_to_real_pairs"].items():
         m = c["margin"]
         verdict = "meets" if c["pass"] else "misses"
         out.append(f"- {pair.replace('_to_', ' → ')}: MedShift {verdict} the bar: margin over "
@@ -164,10 +175,17 @@ def summary(ev: Evaluation, groups: tuple[str, ...], tau: float) -> list[str]:
                    f"{m['psnr_target_anatomy']:+.2f} dB (anatomy region), FD "
                    f"{m['fd']:+.2f} (positive = MedShift better); class hits "
                    f"{_fmt(c['hit_ratio'], 2)} of the classifier's ceiling ({BENCH}).")
-    for key, v in ev.checks["tradeoff"].items():
+    return out
+
+
+def _tradeoff(checks: dict) -> list[str]:
+    """Whether SSIM to the source and FD rise with tau, per group and translator."""
+    out = []
+    for key, v in checks["tradeoff"].items():
         out.append(f"- trade-off {key}: SSIM to source "
                    f"{'rises' if v['ssim_source_rises'] else 'does NOT rise'} and FD "
-                   f"{'rises' if v['fd_rises'] else 'does NOT rise'} with τ ({BENCH}).")
+                   f"{'rises' if v['fd_rises'] else 'does NOT rise'} and the class hit "
+                   f"{'falls' if v['class_hit_falls'] else 'does NOT fall'} with τ ({BENCH}).")
     return out
 
 

@@ -59,7 +59,7 @@ def checks(pairs: pd.DataFrame, groups: pd.DataFrame, tau: float, hit_ratio: flo
       SDEdit (same tau) on SSIM and PSNR to the true target in the anatomy region and on
       Fréchet distance; its class hit rate >= ``hit_ratio`` x the classifier's ceiling;
     - trade-off: per group and translator, SSIM to the source rises and realism falls
-      (Fréchet distance rises) as tau rises.
+      (Fréchet distance rises, the class hit falls) as tau rises.
     """
     per_pair = {}
     syn_real = pairs[pairs["group"] == "synthetic_to_real"]
@@ -88,7 +88,8 @@ def checks(pairs: pd.DataFrame, groups: pd.DataFrame, tau: float, hit_ratio: flo
             continue
         monotone[f"{group}/{method}"] = {
             "ssim_source_rises": bool(np.all(np.diff(g["ssim_source"]) > 0)),
-            "fd_rises": bool(np.all(np.diff(g["fd"]) > 0))}
+            "fd_rises": bool(np.all(np.diff(g["fd"]) > 0)),
+            "class_hit_falls": bool(np.all(np.diff(g["class_hit"]) < 0))}
     return {"synthetic_to_real_pairs": per_pair, "tradeoff": monotone,
             "all_pairs_pass": bool(per_pair) and all(v["pass"] for v in per_pair.values()),
             "tradeoff_monotone": bool(monotone) and all(

@@ -27,3 +27,12 @@ def translation_plan(domains: Mapping[str, str], taus: Sequence[float],
              for s in domains for t in domains if s != t
              for tau in (*taus, *(cross_domain_taus if domains[s] != domains[t] else ()))}
     return sorted(pairs)
+
+
+def baseline_plan(plan: Sequence[PlannedPair], domains: Mapping[str, str],
+                  taus: Sequence[float]) -> list[PlannedPair]:
+    """The pairs of ``plan`` the SDEdit baseline runs: across domains, at each of ``taus``
+    (the comparisons the evaluation reports), so the baseline costs a fraction of the plan.
+    """
+    return [p for p in plan if domains[p.source] != domains[p.target]
+            and any(abs(p.tau - t) < 1e-9 for t in taus)]

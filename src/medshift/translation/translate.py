@@ -32,7 +32,9 @@ from medshift.seeding import image_generators
 
 @dataclass(frozen=True)
 class TranslationRequest:
-    """How to translate.
+    """How to translate. The defaults are params.translate's (a test holds them equal): the
+    validation sweep's choice (docs/decisions.md), which carried every direction of the
+    benchmark (synthetic <-> real and the dose pairs within a domain) into its target class.
 
     Attributes:
         tau: intermediate time in (0, 1]; high keeps structure, low changes style more.
@@ -49,10 +51,10 @@ class TranslationRequest:
             this project's AMX CPU; False for fp32 throughout.
     """
 
-    tau: float = 0.45
-    nfe: int = 12
+    tau: float = 0.2
+    nfe: int = 24
     solver: str = "midpoint"
-    guidance: float = 1.0
+    guidance: float = 1.5
     seed: int = 0
     batch_size: int = 64
     rtol: float = 1e-3

@@ -28,8 +28,10 @@ def pairs():
                  _row("syn_low", target, "sdedit", 0.45, fd=3.0, ssim_source=0.6),
                  _row("syn_low", target, "medshift", 0.45, psnr_target_anatomy=ours_psnr,
                       ssim_target_anatomy=0.7, fd=2.0, ssim_source=0.55),
-                 _row("syn_low", target, "medshift", 0.3, fd=1.0, ssim_source=0.4),
-                 _row("syn_low", target, "medshift", 0.6, fd=3.0, ssim_source=0.7)]
+                 _row("syn_low", target, "medshift", 0.3, fd=1.0, ssim_source=0.4,
+                      class_hit=0.95),
+                 _row("syn_low", target, "medshift", 0.6, fd=3.0, ssim_source=0.7,
+                      class_hit=0.5)]
     domains = {"syn_low": "synthetic", "real_low": "real", "real_normal": "real"}
     return add_groups(pd.DataFrame(rows), domains)
 
@@ -43,9 +45,16 @@ def test_checks_report_margins_and_failures(pairs):
     normal = out["synthetic_to_real_pairs"]["syn_low_to_real_normal"]
     assert normal["margin"]["psnr_target_anatomy"] == pytest.approx(-2.0)
     assert not normal["pass"] and not out["all_pairs_pass"]
-    assert out["tradeoff"]["synthetic_to_real/medshift"] == {"ssim_source_rises": True,
-                                                            "fd_rises": True}
+    assert out["tradeoff"]["synthetic_to_real/medshift"] == {
+        "ssim_source_rises": True, "fd_rises": True, "class_hit_falls": True}
     assert out["tradeoff_monotone"]
+
+
+def test_a_class_hit_that_does_not_fall_with_tau_breaks_the_tradeoff(pairs):
+    pairs.loc[pairs["config"] == "medshift@0.6", "class_hit"] = 0.92  # 0.95, 0.9, 0.92
+    out = checks(pairs, group_means(pairs), 0.45, 0.9)
+    assert out["tradeoff"]["synthetic_to_real/medshift"]["class_hit_falls"] is False
+    assert not out["tradeoff_monotone"]
 
 
 def test_ranks_leave_the_ceiling_out_and_headline_lists_methods(pairs):

@@ -67,7 +67,7 @@ def test_dicom_round_trip_keeps_tags_and_gives_the_library_result(tmp_path, mode
     assert after.SOPInstanceUID != before.SOPInstanceUID
     assert after.SeriesInstanceUID != before.SeriesInstanceUID
     assert list(after.ImageType) == ["DERIVED", "SECONDARY"]
-    assert "syn -> real_low, tau 0.45" in after.DerivationDescription
+    assert f"syn -> real_low, tau {TranslationRequest().tau}" in after.DerivationDescription
     model = load_medshift(model_dir)
     x = to_working(read_dicom(src).pixels, 32)[None, None]
     expected = from_working(translate(model, x, "syn", "real_low", TranslationRequest(),
@@ -156,7 +156,7 @@ def test_empty_dangling_and_zero_byte_inputs_are_named(tmp_path, model_dir, caps
 
 
 @pytest.mark.parametrize(("change", "message"), [
-    ({"nfe": 2}, "below one midpoint step per leg: at least 4"),
+    ({"nfe": 2, "guidance": 1.0}, "below one midpoint step per leg: at least 4"),
     ({"nfe": 6, "guidance": 1.5}, "at least 8 with guidance 1.5"),
     ({"target": "unknown"}, "--target must be a class of the model"),
     ({"model": "models:/medshift@production"}, "no such registered model version"),
@@ -183,4 +183,4 @@ def test_derived_dicom_drops_the_source_class_and_private_tags(tmp_path, model_d
     assert "ConversionType" not in out and "AcquisitionDeviceProcessingDescription" not in out
     assert not any(el.tag.is_private for el in out)
     assert out.SeriesDescription.startswith("MedShift syn -> real_low")
-    assert "midpoint 12 NFE" in out.DerivationDescription  # three steps a leg
+    assert "midpoint 24 NFE" in out.DerivationDescription  # three guided steps a leg

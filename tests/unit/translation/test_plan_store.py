@@ -7,7 +7,7 @@ import pytest
 
 from medshift.config.base import ConfigError
 from medshift.config.translate import TranslateConfig
-from medshift.translation.plan import translation_plan
+from medshift.translation.plan import baseline_plan, translation_plan
 from medshift.translation.store import (
     group_file,
     load_images,
@@ -29,6 +29,17 @@ def test_plan_is_every_ordered_pair_plus_cross_domain_taus():
     assert ("syn_high", "real_normal") in cross and ("real_low", "syn_low") in cross
     assert not any(DOMAINS[s] == DOMAINS[t] for s, t in cross)
     assert plan == sorted(plan) and len(set(plan)) == len(plan)
+
+
+def test_the_baseline_runs_the_cross_domain_pairs_at_its_taus_only():
+    """params.yaml's grid: every pair at the default 0.2, cross pairs also at 0.3/0.45/0.6;
+    SDEdit at 0.2 and 0.45 across domains: 24 of the 56 pairs."""
+    cfg = TranslateConfig()
+    plan = translation_plan(DOMAINS, cfg.taus, cfg.cross_domain_taus)
+    assert len(plan) == 20 + 12 * 3
+    base = baseline_plan(plan, DOMAINS, cfg.sdedit_taus)
+    assert len(base) == 12 * 2 and {p.tau for p in base} == {0.2, 0.45}
+    assert all(DOMAINS[p.source] != DOMAINS[p.target] for p in base) and set(base) <= set(plan)
 
 
 def test_store_round_trip_in_index_order(tmp_path):

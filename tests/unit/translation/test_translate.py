@@ -90,7 +90,9 @@ def test_nfe_counts_both_legs_and_guidance_twice(model, images):
     assert translate(model, images, "a", "b", TranslationRequest(nfe=12, solver="euler")).nfe == 12
     guided = TranslationRequest(nfe=12, solver="midpoint", guidance=1.5)
     assert translate(model, images, "a", "b", guided).nfe == 8  # one step a leg
-    assert translate(model, images, "a", "b", TranslationRequest(nfe=12)).nfe == 12
+    plain = TranslationRequest(nfe=12, guidance=1.0)
+    assert translate(model, images, "a", "b", plain).nfe == 12
+    assert translate(model, images, "a", "b", TranslationRequest()).nfe == 24  # the default
     adaptive = translate(model, images[:1], "a", "b", TranslationRequest(solver="dopri5"))
     assert adaptive.nfe >= 2 * 2 * 6 and adaptive.nfe % 2 == 0  # >= one dopri5 step a leg
 
