@@ -32,7 +32,6 @@ class RealClassSpec:
     processing: str
     series: str
     domain: str = "real"
-    nr_sigma_px: float = 1.0  # the noise-reduction Gaussian's width (px at the 256-px grid)
 
 
 @dataclass(frozen=True)
@@ -65,8 +64,8 @@ PRESET_CLASSES: dict[str, RealClassSpec | SynClassSpec] = {
     "syn_low": SynClassSpec("syn_low", "low", 0.035, "SIM LOW DOSE", "Sim Low"),
     "syn_high": SynClassSpec("syn_high", "high", 0.015, "SIM HIGH DOSE", "Sim High"),
     "real_low": RealClassSpec(
-        "real_low", "low", (7.0, 14.0), ((0.9, 1.0),), 4.0, 2, 0.4, 0.5, (1.0, 1.15, 0.7), 5.0,
-        "SC", 20.0, 9.0, 7.5, "FLUORO LOW NR4", "Fluoro Low", nr_sigma_px=3.0),
+        "real_low", "low", (7.0, 14.0), ((0.9, 1.0),), 4.0, 2, 0.4, 0.6, (1.0, 1.15, 0.7), 5.0,
+        "SC", 20.0, 9.0, 7.5, "FLUORO LOW NR4", "Fluoro Low"),
     "real_normal": RealClassSpec(
         "real_normal", "normal", (25.0, 50.0), ((0.4, 0.7), (0.2, 0.3)), 2.0, 2, 0.4, 0.35,
         (1.15, 1.25, 0.7), 5.0, "SC", 30.0, 10.0, 15.0, "FLUORO NORMAL", "Fluoro Normal"),

@@ -192,8 +192,8 @@ def _process_real(noisy: np.ndarray, clean: np.ndarray, spec: RealClassSpec, p: 
     """Vendor chain on the log image; the clean image goes through the identical operator."""
     n = noisy.shape[0]
     levels = 5 + max(0, int(round(np.log2(n / 256))))
-    noisy = noise_reduction(noisy, spec.nr_strength, spec.nr_sigma_px)
-    clean = noise_reduction(clean, spec.nr_strength, spec.nr_sigma_px)
+    noisy = noise_reduction(noisy, spec.nr_strength)
+    clean = noise_reduction(clean, spec.nr_strength)
     band_noise = band_noise_levels(noisy - clean, levels)
     gains = (spec.gains[0] * p.gain_jitter, spec.gains[1] * p.gain_jitter, spec.gains[2])
     noisy = multiscale_enhance(noisy, gains, band_noise)

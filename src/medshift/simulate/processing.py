@@ -47,13 +47,11 @@ def band_noise_levels(noise: np.ndarray, levels: int) -> list[float]:
     return [float(b.std()) for b in bands]
 
 
-def noise_reduction(img: np.ndarray, strength: float, sigma_px: float = 1.0) -> np.ndarray:
-    """Edge-aware fluoro noise reduction: 3x3 median then a Gaussian of ``sigma_px`` pixels,
-    blended with the input by ``strength`` (0-1); a wider Gaussian leaves coarser noise."""
+def noise_reduction(img: np.ndarray, strength: float) -> np.ndarray:
+    """Edge-aware fluoro noise reduction: 3x3 median then Gaussian, blended by strength."""
     if strength <= 0:
         return img
-    smooth = ndimage.gaussian_filter(ndimage.median_filter(img, size=3, mode="nearest"),
-                                     sigma_px)
+    smooth = ndimage.gaussian_filter(ndimage.median_filter(img, size=3, mode="nearest"), 1.0)
     return (1 - strength) * img + strength * smooth
 
 
