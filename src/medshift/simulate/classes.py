@@ -64,7 +64,7 @@ PRESET_CLASSES: dict[str, RealClassSpec | SynClassSpec] = {
     "syn_low": SynClassSpec("syn_low", "low", 0.035, "SIM LOW DOSE", "Sim Low"),
     "syn_high": SynClassSpec("syn_high", "high", 0.015, "SIM HIGH DOSE", "Sim High"),
     "real_low": RealClassSpec(
-        "real_low", "low", (7.0, 14.0), ((0.9, 1.0),), 4.0, 2, 0.4, 0.5, (1.0, 1.15, 0.7), 5.0,
+        "real_low", "low", (7.0, 14.0), ((0.9, 1.0),), 4.0, 2, 0.4, 0.6, (1.0, 1.15, 0.7), 5.0,
         "SC", 20.0, 9.0, 7.5, "FLUORO LOW NR4", "Fluoro Low"),
     "real_normal": RealClassSpec(
         "real_normal", "normal", (25.0, 50.0), ((0.4, 0.7), (0.2, 0.3)), 2.0, 2, 0.4, 0.35,
