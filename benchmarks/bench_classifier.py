@@ -1,6 +1,6 @@
 """Benchmark: the domain classifier's variants, chosen on the validation split.
 
-    python benchmarks/bench_classifier.py --variant texture:600:0 --variant plain:600:0
+    python -m benchmarks.bench_classifier --variant texture:600:0 --variant plain:600:0
         [--test] [--threads 1]
 
 A variant is ``kind:steps:seed[:width]``; kind ``plain`` is the CNN alone, ``texture`` the

@@ -1,6 +1,6 @@
 """tau and guidance per direction on the validation split (never the test split).
 
-    python benchmarks/sweep_translate_val.py [--model models/medshift] [--taus 0.2 0.3]
+    python -m benchmarks.sweep_translate_val [--model models/medshift] [--taus 0.2 0.3]
         [--guidances 1.5 2.0] [--directions 'syn->real' 'real->syn'] [--nfe 12] [--redo]
 
 For each (tau, guidance) setting and direction (syn->real: the six pairs; real->syn: the
