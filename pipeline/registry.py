@@ -86,7 +86,9 @@ def _scores(c, version) -> dict[str, float]:
 def cmd_list(c, name: str, _args) -> int:
     versions = sorted(c.search_model_versions(f"name='{name}'"), key=lambda v: int(v.version))
     if not versions:
-        print(f"{name}: no registered versions yet (dvc repro register)")
+        print(f"{name}: no registered versions yet (dvc repro register; after a dvc "
+              "checkout, where the stage is up to date: dvc repro --force --single-item "
+              "register)")
         return 0
     aliases: dict[str, list[str]] = {}
     for alias, number in c.get_registered_model(name).aliases.items():

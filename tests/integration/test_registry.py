@@ -32,7 +32,7 @@ def data(simulated_tree, tmp_path_factory):
     params = yaml.safe_load((REPO / "params.yaml").read_text())
     params["ingest"].update(size=32, workers=1)
     params["ingest"]["sources"][0]["path"] = str(simulated_tree)
-    params["translate"].update(nfe=4)
+    params["translate"].update(nfe=4, guidance=1.0)  # one midpoint step a leg
     params["register"].update(images_per_class=4, sanity_images=1, min_ssim=-1.0,
                               max_fd=1e12)
     (tmp / "simulated").symlink_to(simulated_tree)
@@ -151,17 +151,18 @@ def test_served_pyfunc_equals_the_library_and_refuses_bad_params(promoted, data,
 
     served = mlflow.pyfunc.load_model("models:/medshift@production")
     x = np.random.default_rng(0).random((2, 1, 32, 32)).astype(np.float32)
-    params = {"source": "syn_low", "target": "real_low", "tau": 0.6, "nfe": 4}
+    params = {"source": "syn_low", "target": "real_low", "tau": 0.6, "nfe": 4, "guidance": 1.0}
     got = served.predict(x, params=params)
     want = translate(load_medshift(data / "good"), x, "syn_low", "real_low",
-                     TranslationRequest(tau=0.6, nfe=4)).images
+                     TranslationRequest(tau=0.6, nfe=4, guidance=1.0)).images
     np.testing.assert_array_equal(got, want)
     assert resolve_model_uri("models:/medshift@production").joinpath("metadata.json").is_file()
     refusals = [({"taus": 0.3}, "unknown params ['taus']"),
                 ({"nfe": "many"}, "nfe"),
                 ({"target": "real_high"}, "target 'real_high' is not a class"),
                 ({"source": "real_high"}, "unknown class 'real_high'"),
-                ({"tau": 1.5}, "tau must be in (0, 1]")]
+                ({"tau": 1.5}, "tau must be in (0, 1]"),
+                ({"nfe": 2}, "nfe 2 is below one midpoint step per leg: at least 4")]
     for bad, message in refusals:
         with pytest.raises(MlflowException, match=message.replace("(", r"\(")
                            .replace("[", r"\[").replace("]", r"\]")):

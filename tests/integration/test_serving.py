@@ -10,7 +10,8 @@ import requests
 
 from .registry_helpers import register_tiny, served, store_env
 
-PARAMS = {"source": "syn_low", "target": "real_exposure", "tau": 0.6, "nfe": 4, "seed": 3}
+PARAMS = {"source": "syn_low", "target": "real_exposure", "tau": 0.6, "nfe": 4, "guidance": 1.0,
+          "seed": 3}
 
 
 @pytest.mark.slow
@@ -25,7 +26,7 @@ def test_served_model_answers_like_the_library_and_refuses_bad_requests(tmp_path
     export = register_tiny(tmp_path, size=128)
     x = np.random.default_rng(0).random((1, 1, 128, 128)).astype(np.float32)
     want = translate(load_medshift(export), x, "syn_low", "real_exposure",
-                     TranslationRequest(tau=0.6, nfe=4, seed=3)).images
+                     TranslationRequest(tau=0.6, nfe=4, guidance=1.0, seed=3)).images
     with served("models:/medshift@production", env) as url:
         post = lambda body: requests.post(f"{url}/invocations", json=body,  # noqa: E731
                                           timeout=60)

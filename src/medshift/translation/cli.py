@@ -55,14 +55,21 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--format", choices=("dicom", "png"), default=None,
                    help="output format (default: dicom for DICOM inputs, else png)")
     defaults = TranslationRequest()
-    p.add_argument("--tau", type=float, default=defaults.tau)
+    p.add_argument("--tau", type=float, default=defaults.tau,
+                   help="intermediate time in (0, 1]: higher keeps more structure, lower "
+                        "changes style more (default: %(default)s)")
     p.add_argument("--solver", default=defaults.solver,
-                   help="euler, midpoint, heun, rk4 or dopri5 (adaptive)")
+                   help="euler, midpoint, heun, rk4 or dopri5 (adaptive) (default: "
+                        "%(default)s)")
     p.add_argument("--nfe", type=int, default=defaults.nfe,
-                   help="network evaluations per image, both legs (guided ones count twice)")
-    p.add_argument("--guidance", type=float, default=defaults.guidance)
-    p.add_argument("--batch-size", type=int, default=defaults.batch_size)
-    p.add_argument("--seed", type=int, default=defaults.seed)
+                   help="network evaluations per image, both legs (guided ones count twice; "
+                        "default: %(default)s)")
+    p.add_argument("--guidance", type=float, default=defaults.guidance,
+                   help="classifier-free guidance scale, 1 = none (default: %(default)s)")
+    p.add_argument("--batch-size", type=int, default=defaults.batch_size,
+                   help="images per forward pass (default: %(default)s)")
+    p.add_argument("--seed", type=int, default=defaults.seed,
+                   help="seed of the decoder's texture noise (default: %(default)s)")
     p.add_argument("--classifier", type=Path, default=None,
                    help="domain classifier export for --source auto (default: the model's "
                         "sibling 'classifier' folder)")
@@ -150,11 +157,10 @@ def _setup(args: argparse.Namespace):
         raise UsageError(str(exc)) from None
     if not str(args.out).strip():
         raise UsageError("--out is empty: name an output folder")
-    minimum = 2 * request.cost * max(1, METHODS[request.solver][1] or 6)
-    if args.nfe < minimum and request.solver != "dopri5":
+    if args.nfe < request.min_nfe:
+        why = " (guided evaluations count twice)" if request.cost == 2 else ""
         raise UsageError(f"--nfe {args.nfe} is below one {request.solver} step per leg: at "
-                         f"least {minimum} with guidance {request.guidance} (guided "
-                         f"evaluations count twice)")
+                         f"least {request.min_nfe} with guidance {request.guidance}{why}")
     model_dir = _resolve_model(args.model)
     try:
         model = load_medshift(model_dir, _device(args.device))
@@ -276,6 +282,12 @@ def run_translate(args: argparse.Namespace) -> int:
     seconds = time.perf_counter() - start
     for path, reason in failures:
         print(f"skipped {path}: {reason}", file=sys.stderr)
+    per_step = METHODS[request.solver][1]  # the NFE spent: whole steps per leg, both legs
+    nfe = (None if per_step is None
+           else 2 * request.cost * per_step * max(1, request.leg_budget() // per_step))
     print(f"translated {done} of {done + len(failures)} inputs in {seconds:.1f} s -> {args.out}"
           + (f"; {len(failures)} skipped (reasons above)" if failures else ""))
+    print(f"settings: tau {request.tau}, {request.solver}"
+          + (f" {nfe} NFE" if nfe is not None else " adaptive")
+          + f", guidance {request.guidance}, seed {request.seed}")
     return 1 if failures or done == 0 else 0

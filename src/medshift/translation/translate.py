@@ -77,6 +77,14 @@ class TranslationRequest:
         """Network evaluations per velocity evaluation (2 when guided)."""
         return 1 if self.guidance == 1.0 else 2
 
+    @property
+    def min_nfe(self) -> int:
+        """The fewest NFE that give each of two legs one full solver step (0 for the
+        adaptive solver); below it the fixed-step solvers still take one step a leg, so
+        user-facing entry points refuse such a budget instead of spending more than asked."""
+        per_step = METHODS[self.solver][1]
+        return 0 if per_step is None else 2 * self.cost * per_step
+
     def leg_budget(self, legs: int = 2) -> int:
         """Velocity evaluations available to each of ``legs`` integration legs."""
         return max(1, self.nfe // (legs * self.cost))

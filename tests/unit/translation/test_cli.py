@@ -184,3 +184,12 @@ def test_derived_dicom_drops_the_source_class_and_private_tags(tmp_path, model_d
     assert not any(el.tag.is_private for el in out)
     assert out.SeriesDescription.startswith("MedShift syn -> real_low")
     assert "midpoint 24 NFE" in out.DerivationDescription  # three guided steps a leg
+
+
+def test_the_summary_names_the_settings_and_the_nfe_spent(tmp_path, model_dir, capsys):
+    """--nfe 9 unguided: four midpoint steps fit (two a leg), so 8 NFE are spent and said."""
+    _dicom(tmp_path / "a.dcm")
+    assert _run(model_dir, tmp_path / "out", tmp_path / "a.dcm", nfe=9, guidance=1.0,
+                tau=0.3) == 0
+    out = capsys.readouterr().out
+    assert "settings: tau 0.3, midpoint 8 NFE, guidance 1.0, seed 0" in out
