@@ -23,6 +23,9 @@ class EvaluateConfig:
     lpips_torch_home: str | None = None  # TORCH_HOME holding LPIPS backbone weights
     lpips_net: str = "alex"
     hit_ratio_required: float = 0.9  # MedShift's class hits / the classifier's ceiling
+    quality_psnr_min: float = 22.0  # the quality bar at the default tau (dB, anatomy region)
+    quality_ssim_ratio: float = 0.95  # anatomy SSIM / the autoencoder ceiling's
+    quality_hit_min: float = 0.8  # exact-class hit rate
     sample_rows: int = 2  # images per pair in the sample grids
     batch_size: int = 128
     bf16: str | bool = "auto"  # the classifier's passes under bf16 autocast where native
@@ -42,6 +45,8 @@ class EvaluateConfig:
             (self.nps_roi in (16, 32, 64), "nps_roi must be 16, 32 or 64"),
             (self.lpips_net in ("alex", "vgg", "squeeze"), "lpips_net must be alex|vgg|squeeze"),
             (0 < self.hit_ratio_required <= 1, "hit_ratio_required must be in (0, 1]"),
+            (0 < self.quality_ssim_ratio <= 1 and 0 <= self.quality_hit_min <= 1,
+             "quality_ssim_ratio must be in (0, 1], quality_hit_min in [0, 1]"),
             (self.sample_rows >= 1 and self.batch_size >= 1,
              "sample_rows and batch_size must be >= 1")])
 

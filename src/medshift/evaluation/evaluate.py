@@ -28,6 +28,7 @@ from medshift.evaluation.tables import (
     checks,
     group_means,
     headline,
+    quality_checks,
     ranked,
     taus,
 )
@@ -42,6 +43,8 @@ class Evaluation:
     pair_ranked / group_ranked: tau -> the rows at that tau with an average ``rank``.
     checks / headline: at the headline tau (params.evaluate); default_checks / default: the
         same at ``default_tau``, the tau ``medshift translate`` uses by default.
+    quality: the quality bar per synthetic <-> real pair at ``default_tau``
+        (``tables.quality_checks``).
     groups: group means of every config (all taus), for the trade-off.
     samples: "source_to_target" -> column name -> (R, H, W) images.
     nps: (target, config) -> mean curve; reference curves under config "reference".
@@ -56,6 +59,7 @@ class Evaluation:
     default_tau: float
     default: dict
     default_checks: dict
+    quality: dict
     samples: dict[str, dict[str, np.ndarray]]
     nps: dict[tuple[str, str], np.ndarray]
     lpips_note: str | None
@@ -108,6 +112,9 @@ def evaluate(test: TestImages, translations: Translations, reference: ReferenceS
         default_tau=default_tau,
         default=headline(group_ranked[default_tau], cfg.headline_groups),
         default_checks=checks(pairs, groups, default_tau, cfg.hit_ratio_required),
+        quality=quality_checks(pairs, default_tau, cfg.quality_psnr_min,
+                               cfg.quality_ssim_ratio, cfg.quality_hit_min,
+                               cfg.hit_ratio_required),
         samples=samples(outputs, test, cfg.sample_rows), nps=nps,
         lpips_note=lpips_unavailable(cfg.lpips_torch_home, cfg.lpips_net), notes=notes,
         seconds={"assemble": clock["assemble"] - clock["start"],

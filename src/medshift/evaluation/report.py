@@ -48,7 +48,8 @@ def write_all(ev: Evaluation, paths: ReportPaths, classes: tuple[str, ...],
                                "checks": _check_metrics(ev.checks),
                                "default_tau": ev.default_tau,
                                "default": {"groups": ev.default,
-                                           "checks": _check_metrics(ev.default_checks)},
+                                           "checks": _check_metrics(ev.default_checks),
+                                           "quality": _quality_metrics(ev.quality)},
                                "seconds": {k: round(v, 2) for k, v in
                                            context["seconds"].items()},
                                "translations": int(context["translations"])})
@@ -78,6 +79,31 @@ def _check_metrics(checks: dict) -> dict:
         out[pair] = {"pass": c["pass"], "hit_ratio": _r(c["hit_ratio"]),
                      **{f"margin_{k}": _r(v) for k, v in c["margin"].items()}}
     return out
+
+
+def _quality_metrics(quality: dict) -> dict:
+    out: dict = {"all_pairs_pass": quality["all_pairs_pass"]}
+    for pair, q in quality["pairs"].items():
+        out[pair] = {k: (_r(v) if isinstance(v, float) else v) for k, v in q.items()}
+    return out
+
+
+def quality_lines(quality: dict, tau: float, cfg_text: str) -> list[str]:
+    """The quality bar at the default tau as a table: one row per synthetic <-> real pair."""
+    lines = [f"## Quality bar at the default τ = {tau:g}", "",
+             f"Per synthetic ↔ real pair, MedShift in the anatomy region ({cfg_text}; "
+             f"{BENCH}). Margins are over the best of identity, histogram matching and "
+             f"SDEdit at the same τ.", "",
+             "| pair | PSNR dB | SSIM / ceiling | hit | hit ceiling | SSIM margin | "
+             "PSNR margin | fails |", "|---|---|---|---|---|---|---|---|"]
+    for pair, q in quality["pairs"].items():
+        lines.append(f"| {pair.replace('_to_', ' → ')} | {q['psnr_target_anatomy']:.1f} | "
+                     f"{q['ssim_vs_ceiling']:.2f} | {q['class_hit']:.2f} | "
+                     f"{q['class_hit_ceiling']:.2f} | {q['margin_ssim']:+.3f} | "
+                     f"{q['margin_psnr']:+.2f} | {', '.join(q['fails']) or 'passes'} |")
+    passed = sum(q["pass"] for q in quality["pairs"].values())
+    lines += ["", f"{passed} of {len(quality['pairs'])} pairs pass."]
+    return lines
 
 
 def _r(v: float) -> float | None:
@@ -130,6 +156,12 @@ def markdown(ev: Evaluation, groups: tuple[str, ...], context: dict, paths: Repo
                   f"The τ `medshift translate` and the served model use unless told "
                   f"otherwise (params.translate.tau); the headline above is τ = {tau:g}.", "",
                   *summary(ev.default, ev.default_checks, ev.default_tau), ""]
+    q = context.get("config", {})
+    lines += [*quality_lines(ev.quality, ev.default_tau,
+                             f"bar: PSNR >= {q.get('quality_psnr_min', 22.0):g} dB, SSIM >= "
+                             f"{q.get('quality_ssim_ratio', 0.95):g} x the autoencoder "
+                             f"ceiling's, class hit >= {q.get('quality_hit_min', 0.8):g} and "
+                             f">= {q.get('hit_ratio_required', 0.9):g} x its ceiling"), ""]
     for t, table in sorted(ev.group_ranked.items()):
         lines += [f"## Averages over class pairs, τ = {t:g}", ""]
         for g in groups:

@@ -96,6 +96,49 @@ def checks(pairs: pd.DataFrame, groups: pd.DataFrame, tau: float, hit_ratio: flo
                 all(v.values()) for v in monotone.values())}
 
 
+def quality_checks(pairs: pd.DataFrame, tau: float, psnr_min: float, ssim_ratio: float,
+                   hit_min: float, hit_ratio: float) -> dict:
+    """The quality bar per synthetic <-> real pair (both directions) for MedShift at ``tau``.
+
+    A pair passes when, in the anatomy region, MedShift's SSIM and PSNR to the true target
+    beat identity, histogram matching and SDEdit at the same tau; PSNR >= ``psnr_min`` dB;
+    SSIM >= ``ssim_ratio`` x the autoencoder ceiling's (the true target's own
+    reconstruction, scored the same way); and the exact-class hit rate is >= ``hit_min`` and
+    >= ``hit_ratio`` x the classifier's accuracy on the true targets.
+
+    Returns:
+        {"pairs": {"source_to_target": {values, "fails": [names of failed parts],
+        "pass": bool}}, "all_pairs_pass": bool}.
+    """
+    out = {}
+    cross = pairs[pairs["group"].isin(("synthetic_to_real", "real_to_synthetic"))]
+    for (source, target), g in cross.groupby(["source", "target"]):
+        by = {r["config"]: r for _, r in g.iterrows()}
+        ours, ceiling = by.get(f"medshift@{tau:g}"), by.get(CEILING)
+        if ours is None:
+            continue
+        rivals = [c for c in ("identity", "histmatch", f"sdedit@{tau:g}") if c in by]
+        margins = {m: float(ours[m] - max(by[c][m] for c in rivals))
+                   for m in ("ssim_target_anatomy", "psnr_target_anatomy")}
+        ssim_ceiling = float(ceiling["ssim_target_anatomy"]) if ceiling is not None else np.nan
+        ratio = float(ours["ssim_target_anatomy"]) / ssim_ceiling
+        hit, hit_ceiling = float(ours["class_hit"]), float(ours["class_hit_ceiling"])
+        fails = [name for name, ok in (
+            ("beats_rivals_ssim", margins["ssim_target_anatomy"] > 0),
+            ("beats_rivals_psnr", margins["psnr_target_anatomy"] > 0),
+            ("psnr_min", float(ours["psnr_target_anatomy"]) >= psnr_min),
+            ("ssim_vs_ceiling", bool(ratio >= ssim_ratio)),
+            ("hit_min", hit >= hit_min),
+            ("hit_vs_ceiling", hit >= hit_ratio * hit_ceiling)) if not ok]
+        out[f"{source}_to_{target}"] = {
+            "psnr_target_anatomy": float(ours["psnr_target_anatomy"]),
+            "ssim_vs_ceiling": ratio, "class_hit": hit, "class_hit_ceiling": hit_ceiling,
+            "margin_ssim": margins["ssim_target_anatomy"],
+            "margin_psnr": margins["psnr_target_anatomy"], "fails": fails,
+            "pass": not fails}
+    return {"pairs": out, "all_pairs_pass": bool(out) and all(v["pass"] for v in out.values())}
+
+
 HEADLINE = ("ssim_source", "psnr_target_anatomy", "ssim_target_anatomy",
             "psnr_clean_anatomy", "fd", "kid", "coverage", "mmd", "nps", "class_hit",
             "class_hit_ceiling", "rank")

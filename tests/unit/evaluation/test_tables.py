@@ -6,7 +6,14 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from medshift.evaluation.tables import add_groups, checks, group_means, headline, ranked
+from medshift.evaluation.tables import (
+    add_groups,
+    checks,
+    group_means,
+    headline,
+    quality_checks,
+    ranked,
+)
 
 
 def _row(source, target, method, tau, **metrics):
@@ -67,3 +74,20 @@ def test_ranks_leave_the_ceiling_out_and_headline_lists_methods(pairs):
     head = headline(table, ("synthetic_to_real",))["synthetic_to_real"]
     assert head["medshift"]["rank"] == min(v["rank"] for k, v in head.items()
                                            if v.get("rank") is not None)
+
+
+def test_quality_bar_names_each_failed_part(pairs):
+    """real_low: PSNR 25 >= 22, SSIM .7 / ceiling .5 >= .95, hit .9: passes; real_normal:
+    PSNR 18 (below 22 and below the rivals' 20) fails those two parts only."""
+    out = quality_checks(pairs, 0.45, psnr_min=22.0, ssim_ratio=0.95, hit_min=0.8,
+                         hit_ratio=0.9)
+    low = out["pairs"]["syn_low_to_real_low"]
+    assert low["pass"] and low["fails"] == []
+    assert low["ssim_vs_ceiling"] == pytest.approx(0.7 / 0.5)
+    assert low["margin_psnr"] == pytest.approx(5.0)
+    normal = out["pairs"]["syn_low_to_real_normal"]
+    assert normal["fails"] == ["beats_rivals_psnr", "psnr_min"]
+    assert not out["all_pairs_pass"]
+    strict = quality_checks(pairs, 0.45, psnr_min=22.0, ssim_ratio=0.95, hit_min=0.95,
+                            hit_ratio=0.9)
+    assert "hit_min" in strict["pairs"]["syn_low_to_real_low"]["fails"]
