@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import json
 import sys
 import time
 from pathlib import Path
@@ -121,6 +122,11 @@ def _classifier(args: argparse.Namespace, model_dir: Path):
                                                             model_dir.parent / "classifier"]
     for path in candidates:
         if (path / "metadata.json").is_file():
+            meta = json.loads((path / "metadata.json").read_text(encoding="utf-8"))
+            if not isinstance(meta, dict) or "width" not in meta or "autoencoder" in meta:
+                raise UsageError(f"{path}: not a classifier export (a MedShift model or "
+                                 f"another export; the classifier stage writes "
+                                 f"models/classifier)")
             try:
                 return load_classifier(path)
             except (RuntimeError, KeyError) as exc:  # an export of another code version

@@ -193,3 +193,11 @@ def test_the_summary_names_the_settings_and_the_nfe_spent(tmp_path, model_dir, c
                 tau=0.3) == 0
     out = capsys.readouterr().out
     assert "settings: tau 0.3, midpoint 8 NFE, guidance 1.0, seed 0" in out
+
+
+def test_a_model_folder_given_as_the_classifier_is_named_for_what_it_is(tmp_path, model_dir,
+                                                                        capsys):
+    _dicom(tmp_path / "a.dcm")
+    assert _run(model_dir, tmp_path / "out", tmp_path / "a.dcm", source="auto",
+                classifier=model_dir) == 2
+    assert "not a classifier export" in capsys.readouterr().err
