@@ -141,7 +141,11 @@ def test_a_perfect_translator_wins_correctness_and_the_ceiling_is_listed(tiny_ru
     assert "syn_low_to_real_low" in metrics["default"]["checks"]
     report = (tiny_run / "reports/report.md").read_text()
     assert "## Summary at the default τ = 0.3" in report
-    assert "## Per class pair, τ = 0.3" in report
+    assert "<details><summary>Per class pair, τ = 0.3</summary>" in report
+    assert "## Quality bar at the default τ = 0.3" in report
+    # the two-minute part comes first: summaries, the quality bar and the figures
+    assert report.index("## Figures") < report.index("<details>")
+    assert metrics["default"]["quality"]["all_pairs_pass"] in (True, False)
 
 
 def test_dvc_metrics_show_lists_the_headline_numbers(tiny_run, tmp_path):
