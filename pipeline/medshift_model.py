@@ -91,10 +91,7 @@ class MedShiftPyFunc(PythonModel):
         try:
             request = TranslationRequest(tau=p["tau"], nfe=p["nfe"], solver=p["solver"],
                                          guidance=p["guidance"], seed=p["seed"])
-            if request.nfe < request.min_nfe:  # as `medshift translate` refuses it
-                raise ValueError(f"nfe {request.nfe} is below one {request.solver} step per "
-                                 f"leg: at least {request.min_nfe} with guidance "
-                                 f"{request.guidance}")
+            request.require_full_steps()  # as `medshift translate` refuses it
             result = translate(self.model, x, p["source"], p["target"], request)
         except (KeyError, ValueError) as exc:
             raise MlflowException.invalid_parameter_value(str(exc)) from None

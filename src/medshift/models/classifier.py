@@ -103,8 +103,15 @@ class DomainClassifier(nn.Module):
 def load_classifier(directory: Path | str) -> tuple[DomainClassifier, dict]:
     """The domain/dose classifier and its metadata from an export directory (written by
     ``save_export`` with the module name ``classifier`` and ``classes``/``width``/``texture``
-    metadata)."""
+    metadata).
+
+    Raises:
+        ValueError: the export is another kind (a MedShift model, say): no ``width``.
+    """
     meta = read_metadata(directory)
+    if "width" not in meta or "autoencoder" in meta:
+        raise ValueError(f"{directory}: not a classifier export (the classifier stage writes "
+                         f"models/classifier)")
     model = DomainClassifier(len(meta["classes"]), meta["width"], meta.get("texture", False))
     model.load_state_dict(read_weights(directory, "classifier"))
     return model.eval(), meta

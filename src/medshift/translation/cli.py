@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import argparse
 import importlib
-import json
 import sys
 import time
 from pathlib import Path
@@ -22,7 +21,6 @@ import numpy as np
 from tqdm import tqdm
 
 from medshift.data.raster import RASTER_SUFFIXES
-from medshift.flow.solvers import METHODS
 from medshift.translation.files import (
     InputImage,
     discover,
@@ -122,13 +120,10 @@ def _classifier(args: argparse.Namespace, model_dir: Path):
                                                             model_dir.parent / "classifier"]
     for path in candidates:
         if (path / "metadata.json").is_file():
-            meta = json.loads((path / "metadata.json").read_text(encoding="utf-8"))
-            if not isinstance(meta, dict) or "width" not in meta or "autoencoder" in meta:
-                raise UsageError(f"{path}: not a classifier export (a MedShift model or "
-                                 f"another export; the classifier stage writes "
-                                 f"models/classifier)")
             try:
                 return load_classifier(path)
+            except ValueError as exc:
+                raise UsageError(str(exc)) from None
             except (RuntimeError, KeyError) as exc:  # an export of another code version
                 raise UsageError(f"{path}: classifier export does not match this version's "
                                  f"classifier ({str(exc).splitlines()[0]}); re-run the "
@@ -163,10 +158,10 @@ def _setup(args: argparse.Namespace):
         raise UsageError(str(exc)) from None
     if not str(args.out).strip():
         raise UsageError("--out is empty: name an output folder")
-    if args.nfe < request.min_nfe:
-        why = " (guided evaluations count twice)" if request.cost == 2 else ""
-        raise UsageError(f"--nfe {args.nfe} is below one {request.solver} step per leg: at "
-                         f"least {request.min_nfe} with guidance {request.guidance}{why}")
+    try:
+        request.require_full_steps()
+    except ValueError as exc:
+        raise UsageError(f"--{exc}") from None
     model_dir = _resolve_model(args.model)
     try:
         model = load_medshift(model_dir, _device(args.device))
@@ -205,7 +200,8 @@ def _write(item: InputImage, image: np.ndarray, fmt: str, target: Path, descript
 
 
 def _translate_batch(args, request, model, classifier, batch: list[InputImage],
-                     failures: list[tuple[str, str]]) -> int:
+                     failures: list[tuple[str, str]]) -> tuple[int, int]:
+    """Translate and write one batch; returns (outputs written, NFE per image counted)."""
     from medshift.translation.auto import auto_source
 
     x = np.stack([to_working(item.pixels, model.card.image_size) for item in batch])[:, None]
@@ -229,13 +225,14 @@ def _translate_batch(args, request, model, classifier, batch: list[InputImage],
         done += 1
         if labels is not None:
             tqdm.write(f"{item.path}: source auto -> {source}")
-    return done
+    return done, result.nfe
 
 
 def _run_files(args, request, model, classifier, files: list[tuple[Path, str]],
-               failures: list[tuple[str, str]]) -> int:
-    """Read, translate and write ``files`` in batches; returns how many were written."""
-    done, batch = 0, []
+               failures: list[tuple[str, str]]) -> tuple[int, int]:
+    """Read, translate and write ``files`` in batches; returns (how many were written, the
+    most NFE an image took)."""
+    done, nfe, batch = 0, 0, []
     claimed: dict[Path, Path] = {}
     bar = tqdm(files, desc="translate", unit="file", disable=args.quiet, mininterval=1.0)
     for n, (path, key) in enumerate(bar):
@@ -259,9 +256,10 @@ def _run_files(args, request, model, classifier, files: list[tuple[Path, str]],
                     raise
                 failures.append((str(path), str(exc)))
         if batch and (len(batch) == request.batch_size or n == len(files) - 1):
-            done += _translate_batch(args, request, model, classifier, batch, failures)
-            batch = []
-    return done
+            written, spent = _translate_batch(args, request, model, classifier, batch,
+                                              failures)
+            done, nfe, batch = done + written, max(nfe, spent), []
+    return done, nfe
 
 
 def run_translate(args: argparse.Namespace) -> int:
@@ -278,9 +276,9 @@ def run_translate(args: argparse.Namespace) -> int:
         print(f"medshift translate: no input files found in {[str(i) for i in args.inputs]}",
               file=sys.stderr)
         return 1
-    start, done = time.perf_counter(), 0
+    start, done, nfe = time.perf_counter(), 0, 0
     try:
-        done = _run_files(args, request, model, classifier, files, failures)
+        done, nfe = _run_files(args, request, model, classifier, files, failures)
     except KeyboardInterrupt:
         print("medshift translate: interrupted; the outputs written so far are complete "
               "(re-run with --overwrite, or without it to keep them)", file=sys.stderr)
@@ -288,12 +286,9 @@ def run_translate(args: argparse.Namespace) -> int:
     seconds = time.perf_counter() - start
     for path, reason in failures:
         print(f"skipped {path}: {reason}", file=sys.stderr)
-    per_step = METHODS[request.solver][1]  # the NFE spent: whole steps per leg, both legs
-    nfe = (None if per_step is None
-           else 2 * request.cost * per_step * max(1, request.leg_budget() // per_step))
     print(f"translated {done} of {done + len(failures)} inputs in {seconds:.1f} s -> {args.out}"
           + (f"; {len(failures)} skipped (reasons above)" if failures else ""))
-    print(f"settings: tau {request.tau}, {request.solver}"
-          + (f" {nfe} NFE" if nfe is not None else " adaptive")
-          + f", guidance {request.guidance}, seed {request.seed}")
+    if done:
+        print(f"settings: tau {request.tau}, {request.solver} {nfe} NFE, guidance "
+              f"{request.guidance}, seed {request.seed}")
     return 1 if failures or done == 0 else 0

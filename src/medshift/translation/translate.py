@@ -85,6 +85,17 @@ class TranslationRequest:
         per_step = METHODS[self.solver][1]
         return 0 if per_step is None else 2 * self.cost * per_step
 
+    def require_full_steps(self) -> None:
+        """Refuse a budget below ``min_nfe`` (the user-facing entry points call this).
+
+        Raises:
+            ValueError: ``nfe`` gives a fixed-step solver less than one step per leg.
+        """
+        if self.nfe < self.min_nfe:
+            why = " (guided evaluations count twice)" if self.cost == 2 else ""
+            raise ValueError(f"nfe {self.nfe} is below one {self.solver} step per leg: at "
+                             f"least {self.min_nfe} with guidance {self.guidance}{why}")
+
     def leg_budget(self, legs: int = 2) -> int:
         """Velocity evaluations available to each of ``legs`` integration legs."""
         return max(1, self.nfe // (legs * self.cost))
